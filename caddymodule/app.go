@@ -1,0 +1,303 @@
+package caddymodule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
+)
+
+// stores holds the open store (embedded NATS server or client connection)
+// across reloads, keyed by its identity (directory or cluster URLs).
+var stores = caddy.NewUsagePool()
+
+const (
+	defaultDrainTimeout   = 10 * time.Second
+	queueSampleInterval   = 5 * time.Second
+	storeModeEmbedded     = "embedded"
+	storeModeNATS         = "nats"
+	syncPolicyAlways      = "always"
+	syncPolicyInterval    = "interval"
+	storeDirName          = "webhook_gateway"
+	defaultStreamReplicas = 1
+)
+
+// App is the webhook_gateway app: the shared runtime of every webhook_gateway
+// handler. It owns the durable store and the delivery workers, which live in
+// UsagePools so that a config reload reuses them instead of restarting them.
+// It is configured by the global option of the same name; with no config it
+// runs the embedded store under Caddy's data directory.
+type App struct {
+	// Store selects the durable store. Default: embedded.
+	Store *StoreConfig `json:"store,omitempty"`
+
+	// Sync is the fsync policy of the embedded store: "always" (every write is
+	// fsynced before the ack: survives a machine crash) or "interval" (the
+	// default: writes reach the OS before the ack, so they survive a crash of
+	// the process; fsync runs every SyncInterval, so a machine crash may lose
+	// the last interval).
+	Sync string `json:"sync,omitempty" validate:"omitempty,oneof=always interval"`
+
+	// SyncInterval is the fsync period with Sync "interval". Default: NATS's (2m).
+	SyncInterval caddy.Duration `json:"sync_interval,omitempty" validate:"gte=0"`
+
+	// DrainTimeout bounds how long a stop waits for in-flight deliveries.
+	// Unfinished deliveries are redelivered after the restart. Default: 10s.
+	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty" validate:"gte=0"`
+
+	logger   *zap.Logger
+	storeKey string
+	storeCfg delivery.StoreConfig
+
+	mu       sync.Mutex
+	handles  map[string]*routeHandle
+	acquired []string
+	haveStor bool
+	cancel   context.CancelFunc
+}
+
+// StoreConfig selects the store.
+type StoreConfig struct {
+	// Mode is "embedded" (NATS JetStream in-process, file storage) or "nats"
+	// (an external NATS cluster shared by several gateways).
+	Mode string `json:"mode,omitempty" validate:"omitempty,oneof=embedded nats"`
+	// Dir is the embedded store's directory. Default: <Caddy data dir>/webhook_gateway.
+	Dir string `json:"dir,omitempty"`
+	// URLs are the external cluster's client URLs (mode nats).
+	URLs []string `json:"urls,omitempty"`
+	// Creds is a NATS credentials file for the external cluster.
+	Creds string `json:"creds,omitempty"`
+	// Replicas is the stream replica count on the external cluster. Default: 1.
+	Replicas int `json:"replicas,omitempty" validate:"gte=0,lte=5"`
+	// Listen exposes the embedded server to NATS clients on host:port. Default: none.
+	Listen string `json:"listen,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "webhook_gateway",
+		New: func() caddy.Module { return new(App) },
+	}
+}
+
+// Provision computes the store settings. It opens nothing: caddy validate runs it.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	a.handles = map[string]*routeHandle{}
+	sc := a.Store
+	if sc == nil {
+		sc = &StoreConfig{}
+	}
+	mode := sc.Mode
+	if mode == "" {
+		mode = storeModeEmbedded
+		if len(sc.URLs) > 0 {
+			mode = storeModeNATS
+		}
+	}
+	cfg := delivery.StoreConfig{
+		SyncAlways:   a.Sync == syncPolicyAlways,
+		SyncInterval: time.Duration(a.SyncInterval),
+	}
+	repl := caddy.NewReplacer()
+	switch mode {
+	case storeModeEmbedded:
+		cfg.Dir = sc.Dir
+		if cfg.Dir == "" {
+			cfg.Dir = filepath.Join(caddy.AppDataDir(), storeDirName)
+		}
+		cfg.Dir = repl.ReplaceAll(cfg.Dir, "")
+		cfg.Listen = sc.Listen
+		a.storeKey = "embedded:" + cfg.Dir
+	case storeModeNATS:
+		if len(sc.URLs) == 0 {
+			return errors.New("store nats: at least one URL is required")
+		}
+		for _, u := range sc.URLs {
+			cfg.URLs = append(cfg.URLs, repl.ReplaceAll(u, ""))
+		}
+		cfg.CredsFile = repl.ReplaceAll(sc.Creds, "")
+		cfg.Replicas = sc.Replicas
+		if cfg.Replicas == 0 {
+			cfg.Replicas = defaultStreamReplicas
+		}
+		a.storeKey = "nats:" + strings.Join(cfg.URLs, ",")
+	default:
+		return fmt.Errorf("store: unknown mode %q (want embedded or nats)", mode)
+	}
+	a.storeCfg = cfg
+	return nil
+}
+
+// Validate checks the app config.
+func (a *App) Validate() error {
+	if err := validateStruct(a); err != nil {
+		return err
+	}
+	if a.Store != nil {
+		return validateStruct(a.Store)
+	}
+	return nil
+}
+
+// register records a handler's route; two handlers may not share a name.
+func (a *App) register(cfg delivery.RouteConfig) (*routeHandle, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, dup := a.handles[cfg.Name]; dup {
+		return nil, fmt.Errorf("two webhook_gateway routes share the name %q; give each its own name", cfg.Name)
+	}
+	rh := &routeHandle{cfg: cfg}
+	a.handles[cfg.Name] = rh
+	return rh, nil
+}
+
+// Start opens (or reuses) the store and the routes' runtimes.
+func (a *App) Start() error {
+	val, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		s, err := delivery.Open(a.storeCfg, a.logger)
+		if err != nil {
+			return nil, err
+		}
+		return storeHolder{s}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("opening webhook_gateway store: %v", err)
+	}
+	a.haveStor = true
+	store := val.(storeHolder).Store
+
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	names := make([]string, 0, len(a.handles))
+	for name := range a.handles {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	drain := a.drainTimeout()
+	for _, name := range names {
+		rh := a.handles[name]
+		key := a.storeKey + "\x00" + name
+		val, _, err := routes.LoadOrNew(key, func() (caddy.Destructor, error) {
+			r, err := store.Route(rh.cfg)
+			if err != nil {
+				return nil, err
+			}
+			tier, err := dedup.New(dedupCacheKeys)
+			if err != nil {
+				_ = r.Stop(0)
+				return nil, err
+			}
+			return &routeRuntime{name: name, route: r, tier: tier}, nil
+		})
+		if err != nil {
+			return fmt.Errorf("opening route %q: %v", name, err)
+		}
+		a.acquired = append(a.acquired, key)
+		rt := val.(*routeRuntime)
+		rt.apply(rh.cfg, drain)
+		rh.rt.Store(rt)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	a.cancel = cancel
+	go a.sampleQueues(ctx)
+	a.logger.Info("webhook gateway started", zap.Int("routes", len(names)), zap.String("store", a.storeKind()))
+	return nil
+}
+
+// Stop releases the routes and the store; the last user's release drains the
+// workers and closes the store.
+func (a *App) Stop() error {
+	if a.cancel != nil {
+		a.cancel()
+	}
+	var errs []error
+	a.mu.Lock()
+	for _, key := range a.acquired {
+		if _, err := routes.Delete(key); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.acquired = nil
+	a.mu.Unlock()
+	if a.haveStor {
+		a.haveStor = false
+		if _, err := stores.Delete(a.storeKey); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (a *App) drainTimeout() time.Duration {
+	if a.DrainTimeout > 0 {
+		return time.Duration(a.DrainTimeout)
+	}
+	return defaultDrainTimeout
+}
+
+func (a *App) storeKind() string {
+	if len(a.storeCfg.URLs) > 0 {
+		return storeModeNATS
+	}
+	return storeModeEmbedded
+}
+
+// sampleQueues refreshes the queue depth gauges until the app stops.
+func (a *App) sampleQueues(ctx context.Context) {
+	t := time.NewTicker(queueSampleInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		a.mu.Lock()
+		handles := make([]*routeHandle, 0, len(a.handles))
+		for _, rh := range a.handles {
+			handles = append(handles, rh)
+		}
+		a.mu.Unlock()
+		for _, rh := range handles {
+			rt := rh.runtime()
+			if rt == nil {
+				continue
+			}
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			st, err := rt.route.Stats(sctx)
+			cancel()
+			if err != nil {
+				continue
+			}
+			queueDepth.WithLabelValues(rt.name, "pending").Set(float64(st.Pending))
+			queueDepth.WithLabelValues(rt.name, "in_flight").Set(float64(st.InFlight))
+			queueDepth.WithLabelValues(rt.name, "dead").Set(float64(st.Dead))
+		}
+	}
+}
+
+// storeHolder makes the store a UsagePool value.
+type storeHolder struct{ *delivery.Store }
+
+// Destruct closes the store once no config uses it.
+func (s storeHolder) Destruct() error { return s.Close() }
+
+// Interface guards.
+var (
+	_ caddy.App         = (*App)(nil)
+	_ caddy.Provisioner = (*App)(nil)
+	_ caddy.Validator   = (*App)(nil)
+)

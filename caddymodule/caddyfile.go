@@ -1,0 +1,305 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	m := new(Handler)
+	err := m.UnmarshalCaddyfile(h.Dispenser)
+	return m, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	webhook_gateway [<matcher>] {
+//		name <id>
+//		vendor <preset> [<event-family>]
+//		allow_ips <cidr|ip>...
+//		auth none
+//		auth basic <user> <password>
+//		auth basic <opaque-token>
+//		auth api_key <header> <value>
+//		auth bearer <token>
+//		auth jwt {
+//			issuer <url>
+//			jwks_url <url>
+//			audience <aud>...
+//			scopes <scope>...
+//			algorithms <alg>...
+//			leeway <duration>
+//		}
+//		auth oauth2 {
+//			client_id <id>
+//			client_secret <secret>
+//			client <id> <secret> [<previous-secret>...]
+//			token_path <path>
+//			token_ttl <duration>
+//			scope <scope>
+//			audience <aud>
+//			signing_secret <secret>...
+//		}
+//		auth hmac {
+//			header <field>
+//			secret <secret>...
+//			algorithm sha1|sha256|sha512
+//			encoding hex|base64
+//			prefix <prefix>
+//			format plain|stripe
+//			timestamp_header <field>
+//			tolerance <duration>
+//			signed_payload <template>
+//		}
+//		auth standard_webhooks <secret>... [{
+//			tolerance <duration>
+//		}]
+//		max_body <size>
+//		schema <preset-schema-name|file>
+//		on_invalid reject|quarantine
+//		idempotency_key <template> [<fallback-template>...]
+//		dedup_window <duration>
+//		ack <status> [<json-body>]
+//		forward <url> {
+//			timeout <duration>
+//			max_attempts <n>
+//			max_age <duration>
+//			backoff <min> <max>
+//			concurrency <n>
+//			rate <n>/<unit>
+//			dead_letter_on <status>...
+//			header_up <field> <value>
+//			sign <secret>
+//		}
+//	}
+//
+// auth lines repeat, and a request passes if any of them passes. Every other
+// subdirective may appear once.
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if sub != "auth" && sub != "allow_ips" {
+			if seen[sub] {
+				return d.Errf("duplicate subdirective '%s'", sub)
+			}
+			seen[sub] = true
+		}
+		var err error
+		switch sub {
+		case "name":
+			err = parseOneArg(d, &h.Name)
+		case "vendor":
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return d.ArgErr()
+			}
+			h.Vendor = args[0]
+			if len(args) == 2 {
+				h.Family = args[1]
+			}
+		case "allow_ips":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				if _, perr := caddyhttp.CIDRExpressionToPrefix(a); perr != nil {
+					return d.Errf("allow_ips: invalid IP or CIDR '%s'", a)
+				}
+			}
+			h.AllowIPs = append(h.AllowIPs, args...)
+		case "auth":
+			a, aerr := parseAuthLine(d)
+			if aerr != nil {
+				return aerr
+			}
+			h.Auth = append(h.Auth, a)
+		case "max_body":
+			var s string
+			if err = parseOneArg(d, &s); err != nil {
+				return err
+			}
+			size, perr := humanize.ParseBytes(s)
+			if perr != nil || size == 0 {
+				return d.Errf("max_body: invalid size '%s'", s)
+			}
+			h.MaxBody = int64(size)
+		case "schema":
+			err = parseOneArg(d, &h.Schema)
+		case "on_invalid":
+			if err = parseOneArg(d, &h.OnInvalid); err == nil && h.OnInvalid != "reject" && h.OnInvalid != "quarantine" {
+				return d.Errf("on_invalid: invalid value '%s' (want reject or quarantine)", h.OnInvalid)
+			}
+		case "idempotency_key":
+			h.IdempotencyKey = d.RemainingArgs()
+			if len(h.IdempotencyKey) == 0 {
+				return d.ArgErr()
+			}
+		case "dedup_window":
+			err = parseDuration(d, &h.DedupWindow)
+		case "ack":
+			err = h.parseAck(d)
+		case "forward":
+			err = h.parseForward(d)
+		default:
+			return d.Errf("unrecognized subdirective '%s'", sub)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *Handler) parseAck(d *caddyfile.Dispenser) error {
+	args := d.RemainingArgs()
+	if len(args) < 1 || len(args) > 2 {
+		return d.ArgErr()
+	}
+	status, err := strconv.Atoi(args[0])
+	if err != nil || status < 200 || status > 299 {
+		return d.Errf("ack: invalid status '%s' (want 200-299)", args[0])
+	}
+	h.Ack = &AckConfig{Status: status}
+	if len(args) == 2 {
+		if !json.Valid([]byte(args[1])) {
+			return d.Errf("ack: body is not valid JSON")
+		}
+		h.Ack.Body = args[1]
+	}
+	return nil
+}
+
+func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
+	f := &ForwardConfig{}
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	f.URL = d.Val()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if sub != "header_up" {
+			if seen[sub] {
+				return d.Errf("forward: duplicate subdirective '%s'", sub)
+			}
+			seen[sub] = true
+		}
+		var err error
+		switch sub {
+		case "timeout":
+			err = parseDuration(d, &f.Timeout)
+		case "max_attempts":
+			err = parsePositiveInt(d, &f.MaxAttempts)
+		case "max_age":
+			err = parseDuration(d, &f.MaxAge)
+		case "backoff":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			lo, err1 := caddy.ParseDuration(args[0])
+			hi, err2 := caddy.ParseDuration(args[1])
+			if err1 != nil || err2 != nil || lo <= 0 || hi < lo {
+				return d.Errf("forward backoff: invalid range '%s' '%s' (want <min> <max>, 0 < min <= max)", args[0], args[1])
+			}
+			f.BackoffMin, f.BackoffMax = caddy.Duration(lo), caddy.Duration(hi)
+		case "concurrency":
+			err = parsePositiveInt(d, &f.Concurrency)
+		case "rate":
+			if err = parseOneArg(d, &f.Rate); err == nil {
+				if _, rerr := parseRate(f.Rate); rerr != nil {
+					return d.Errf("forward rate: %v", rerr)
+				}
+			}
+		case "dead_letter_on":
+			args := d.RemainingArgs()
+			if len(args) == 0 {
+				return d.ArgErr()
+			}
+			for _, a := range args {
+				code, cerr := strconv.Atoi(a)
+				if cerr != nil || code < 100 || code > 599 {
+					return d.Errf("forward dead_letter_on: invalid status '%s'", a)
+				}
+				f.DeadLetterOn = append(f.DeadLetterOn, code)
+			}
+		case "header_up":
+			args := d.RemainingArgs()
+			if len(args) != 2 {
+				return d.ArgErr()
+			}
+			if f.HeaderUp == nil {
+				f.HeaderUp = map[string]string{}
+			}
+			f.HeaderUp[args[0]] = args[1]
+		case "sign":
+			err = parseOneArg(d, &f.Sign)
+		default:
+			return d.Errf("forward: unrecognized subdirective '%s'", sub)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	h.Forward = f
+	return nil
+}
+
+// parseOneArg reads exactly one argument of the current subdirective.
+func parseOneArg(d *caddyfile.Dispenser, dst *string) error {
+	sub := d.Val()
+	if !d.NextArg() {
+		return d.ArgErr()
+	}
+	*dst = d.Val()
+	if d.NextArg() {
+		return d.Errf("%s: takes one argument", sub)
+	}
+	return nil
+}
+
+func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
+	sub := d.Val()
+	var s string
+	if err := parseOneArg(d, &s); err != nil {
+		return err
+	}
+	dur, err := caddy.ParseDuration(s)
+	if err != nil || dur <= 0 {
+		return d.Errf("%s: invalid duration '%s'", sub, s)
+	}
+	*dst = caddy.Duration(dur)
+	return nil
+}
+
+func parsePositiveInt(d *caddyfile.Dispenser, dst *int) error {
+	sub := d.Val()
+	var s string
+	if err := parseOneArg(d, &s); err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return d.Errf("%s: invalid number '%s' (want a positive integer)", sub, s)
+	}
+	*dst = n
+	return nil
+}
+
+// Interface guards.
+var _ caddyfile.Unmarshaler = (*Handler)(nil)

@@ -1,0 +1,85 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// startEmbedded runs nats-server in this process with JetStream file storage under cfg.Dir and
+// connects to it in-process.
+func (s *Store) startEmbedded() error {
+	if s.cfg.Dir == "" {
+		return errors.New("embedded store needs a directory")
+	}
+	if err := os.MkdirAll(s.cfg.Dir, 0o700); err != nil {
+		return fmt.Errorf("create store directory: %w", err)
+	}
+	unlock, err := lockDir(s.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	s.unlock = unlock
+	opts := &server.Options{
+		ServerName:   "webhook-gateway",
+		JetStream:    true,
+		StoreDir:     s.cfg.Dir,
+		SyncAlways:   s.cfg.SyncAlways,
+		SyncInterval: s.cfg.SyncInterval,
+		MaxPayload:   s.cfg.MaxPayload,
+		NoSigs:       true,
+		DontListen:   s.cfg.Listen == "",
+	}
+	if s.cfg.Listen != "" {
+		host, port, err := net.SplitHostPort(s.cfg.Listen)
+		if err != nil {
+			return fmt.Errorf("store listen address: %w", err)
+		}
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return fmt.Errorf("store listen port: %w", err)
+		}
+		opts.Host = host
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	ns.SetLoggerV2(serverLogger{s.log.Named("nats")}, false, false, false)
+	s.ns = ns
+	ns.Start()
+	if !ns.ReadyForConnections(s.cfg.ReadyTimeout) {
+		return fmt.Errorf("embedded nats not ready after %s", s.cfg.ReadyTimeout)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.Name("caddy-webhook-gateway"), nats.MaxReconnects(-1))
+	if err != nil {
+		return fmt.Errorf("connect to embedded nats: %w", err)
+	}
+	s.nc = nc
+	return nil
+}
+
+// serverLogger sends nats-server's log lines to zap. Notices (start-up banners) go to Debug.
+type serverLogger struct{ l *zap.Logger }
+
+func (l serverLogger) Noticef(format string, v ...any) { l.write(zap.DebugLevel, format, v) }
+func (l serverLogger) Warnf(format string, v ...any)   { l.write(zap.WarnLevel, format, v) }
+func (l serverLogger) Fatalf(format string, v ...any)  { l.write(zap.ErrorLevel, format, v) }
+func (l serverLogger) Errorf(format string, v ...any)  { l.write(zap.ErrorLevel, format, v) }
+func (l serverLogger) Debugf(format string, v ...any)  { l.write(zap.DebugLevel, format, v) }
+func (l serverLogger) Tracef(format string, v ...any)  {}
+
+func (l serverLogger) write(lvl zapcore.Level, format string, v []any) {
+	if !l.l.Core().Enabled(lvl) {
+		return
+	}
+	if ce := l.l.Check(lvl, fmt.Sprintf(format, v...)); ce != nil {
+		ce.Write()
+	}
+}

@@ -1,0 +1,196 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+)
+
+// maxAckPending bounds the events a route's consumer hands out without an ack: the ones in
+// flight plus the ones waiting for a retry (a NakWithDelay keeps a message pending). It is far
+// above Concurrency so that events in backoff never block fresh ones; the workers themselves
+// bound the attempts in flight to Concurrency.
+const maxAckPending = 100_000
+
+// ErrGateMode is returned by Accept on a route without a forward policy.
+var ErrGateMode = errors.New("route is in gate mode")
+
+// Route is the queue, dedup window and delivery workers of one configured route.
+type Route struct {
+	s *Store
+	names
+	ev jetstream.Stream
+	dl jetstream.Stream
+
+	set     atomic.Pointer[settings]
+	limiter *rate.Limiter
+
+	// now and rnd are the clock and the jitter source (rnd(n) returns [0, n)); tests replace them.
+	now func() time.Time
+	rnd func(n int64) int64
+
+	mu         sync.Mutex
+	running    bool
+	stopFetch  context.CancelFunc
+	stopWork   context.CancelFunc
+	supervisor chan struct{}
+	workers    sync.WaitGroup
+
+	inflight   atomic.Int64
+	freed      chan struct{}
+	updated    chan struct{}
+	finalizing sync.Map // stream seq -> struct{}: delivered, but the marker or ack is not stored yet
+}
+
+// Route creates or updates the streams of the route named cfg.Name (and its consumer in forward
+// mode) and returns a Route ready to Start. It is idempotent: calling it again with the same name
+// in another process (or after a restart) attaches to the same queue and dedup window. Call it
+// once per name per process and keep the Route (the adapter's UsagePool does).
+func (s *Store) Route(cfg RouteConfig) (*Route, error) {
+	if err := ValidRouteName(cfg.Name); err != nil {
+		return nil, err
+	}
+	r := &Route{
+		s:       s,
+		names:   routeNames(cfg.Name),
+		limiter: rate.NewLimiter(rate.Inf, 1),
+		now:     time.Now,
+		rnd:     rand.Int64N,
+		freed:   make(chan struct{}, 1),
+		updated: make(chan struct{}, 1),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	var err error
+	r.ev, err = s.ensureStream(ctx, jetstream.StreamConfig{
+		Name:              r.evStream,
+		Description:       "webhook gateway events and dedup keys of route " + r.route,
+		Subjects:          []string{r.evPfx + "*", r.rpPfx + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		Replicas:          s.replicas,
+		MaxMsgsPerSubject: 1,
+		Discard:           jetstream.DiscardOld,
+		AllowMsgTTL:       true,
+		Duplicates:        2 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.dl, err = s.ensureStream(ctx, jetstream.StreamConfig{
+		Name:              r.dlStream,
+		Description:       "webhook gateway dead letters of route " + r.route,
+		Subjects:          []string{r.dlPfx + "*"},
+		Retention:         jetstream.LimitsPolicy,
+		Storage:           jetstream.FileStorage,
+		Replicas:          s.replicas,
+		MaxMsgsPerSubject: 1,
+		Discard:           jetstream.DiscardOld,
+		Duplicates:        2 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.Update(cfg)
+	if st := r.set.Load(); st.fwd != nil {
+		if _, err := r.ensureConsumer(ctx, st); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// Name is the route's name.
+func (r *Route) Name() string { return r.route }
+
+// Update pushes new settings into the route; running workers pick them up for their next
+// attempt. The name in cfg is ignored. Switching between gate and forward mode is allowed: the
+// workers idle while the route is in gate mode.
+func (r *Route) Update(cfg RouteConfig) {
+	old := r.set.Load()
+	st := &settings{window: cfg.DedupWindow, log: cfg.Logger, obs: cfg.Observer}
+	if st.window <= 0 {
+		st.window = DefaultDedupWindow
+	}
+	if st.log == nil {
+		st.log = zap.NewNop()
+	}
+	if st.obs == nil {
+		st.obs = nopObserver{}
+	}
+	if cfg.Forward != nil {
+		p := cfg.Forward.withDefaults()
+		p.HeaderUp = p.HeaderUp.Clone()
+		p.DeadLetterOn = append([]int(nil), p.DeadLetterOn...)
+		p.SignSecret = append([]byte(nil), p.SignSecret...)
+		if len(p.SignSecret) == 0 {
+			p.SignSecret = nil
+		}
+		st.fwd = &p
+		st.ackWait = p.Timeout + ackMargin
+		st.dlOn = make(map[int]bool, len(p.DeadLetterOn))
+		for _, code := range p.DeadLetterOn {
+			st.dlOn[code] = true
+		}
+		if old != nil && old.fwd != nil && old.fwd.Concurrency == p.Concurrency {
+			st.client = old.client
+		} else {
+			st.client = newClient(p.Concurrency)
+		}
+		if p.Rate > 0 {
+			r.limiter.SetBurst(p.RateBurst)
+			r.limiter.SetLimit(rate.Limit(p.Rate))
+		} else {
+			r.limiter.SetLimit(rate.Inf)
+		}
+	}
+	r.set.Store(st)
+	if old != nil && old.client != nil && old.client != st.client {
+		old.client.CloseIdleConnections()
+	}
+	select {
+	case r.updated <- struct{}{}:
+	default:
+	}
+}
+
+// ensureConsumer creates the durable delivery consumer or updates it to the settings.
+func (r *Route) ensureConsumer(ctx context.Context, st *settings) (jetstream.Consumer, error) {
+	c, err := r.s.js.CreateOrUpdateConsumer(ctx, r.evStream, jetstream.ConsumerConfig{
+		Durable:       consumerName,
+		Description:   "webhook gateway delivery workers",
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       st.ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: maxAckPending,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create consumer on %s: %w", r.evStream, err)
+	}
+	return c, nil
+}
+
+// newClient returns the HTTP client of a route: keep-alive sized to the concurrency, the
+// environment's proxy settings, and no redirects (a 3xx is a failed attempt).
+func newClient(concurrency int) *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = concurrency
+	tr.MaxIdleConnsPerHost = concurrency
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}

@@ -1,0 +1,209 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// StoreConfig selects and tunes the JetStream store.
+//
+// What a stored event survives. Accept returns only after JetStream's publish ack, and nats-server
+// sends that ack only after the message went through the file store (server/stream.go,
+// processJetStreamMsg: store.StoreMsg, then the PubAck). For a stream with one replica, the
+// embedded case, the file store flushes in place (filestore.go: fip = !AsyncFlush, AsyncFlush only
+// when Replicas > 1): writeMsgRecord hands the record to the kernel with a write(2) on the block
+// file before StoreMsg returns. Therefore:
+//
+//   - SyncInterval (the default, every 2 minutes): an acked event is in the kernel's page cache,
+//     so it survives a crash of the process (kill -9, panic, OOM kill), but events acked since the
+//     last fsync can be lost if the machine loses power or the kernel crashes.
+//   - SyncAlways: the block file is fsynced before the ack (flushPendingMsgsLocked calls
+//     mfd.Sync() when syncAlways is set), so an acked event also survives a machine crash, at the
+//     cost of one fsync per accepted event.
+//
+// With an external cluster and Replicas > 1, the ack means a quorum of servers stored the
+// message in their Raft logs; survival then follows the cluster's own sync settings, which this
+// config does not control.
+type StoreConfig struct {
+	// Dir is the JetStream storage directory of the embedded server (the adapter passes
+	// <caddy data dir>/webhook_gateway). It is locked against a second process while open.
+	Dir string
+	// URLs, when not empty, connects to an external NATS cluster instead of the embedded server.
+	URLs []string
+	// CredsFile is the NATS credentials file for the external cluster.
+	CredsFile string
+	// Replicas is the replica count of the route streams on an external cluster; default 1.
+	Replicas int
+	// SyncAlways fsyncs every write of the embedded server (survives a machine crash).
+	SyncAlways bool
+	// SyncInterval is the embedded server's background fsync interval when SyncAlways is off;
+	// zero means the nats-server default of 2 minutes.
+	SyncInterval time.Duration
+	// Listen exposes the embedded server on host:port for NATS tools; empty means no listener at
+	// all (the gateway connects in-process).
+	Listen string
+	// ReadyTimeout bounds how long Open waits for the server (recovery of a large store) or the
+	// cluster; default 30s.
+	ReadyTimeout time.Duration
+	// MaxPayload is the embedded server's largest message (event body plus headers); default 8 MiB.
+	// On an external cluster the server's max_payload applies (Store.MaxPayload).
+	MaxPayload int32
+}
+
+// Default limits of the store.
+const (
+	defaultReadyTimeout = 30 * time.Second
+	defaultMaxPayload   = 8 << 20
+	apiTimeout          = 10 * time.Second
+)
+
+// Store is an open JetStream store: the embedded server or a connection to a cluster.
+type Store struct {
+	cfg      StoreConfig
+	log      *zap.Logger
+	ns       *server.Server // nil with an external cluster
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	replicas int
+	unlock   func()
+
+	mu     sync.Mutex
+	routes map[*Route]struct{} // running routes, stopped by Close
+	closed bool
+}
+
+// Open starts the embedded server (or connects to the cluster given by cfg.URLs) and waits,
+// at most cfg.ReadyTimeout, until JetStream answers.
+func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = defaultReadyTimeout
+	}
+	if cfg.MaxPayload <= 0 {
+		cfg.MaxPayload = defaultMaxPayload
+	}
+	s := &Store{cfg: cfg, log: log, replicas: 1, routes: make(map[*Route]struct{})}
+	var err error
+	if len(cfg.URLs) > 0 {
+		if cfg.Replicas > 1 {
+			s.replicas = cfg.Replicas
+		}
+		err = s.connect()
+	} else {
+		err = s.startEmbedded()
+	}
+	if err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	s.js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(apiTimeout))
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ReadyTimeout)
+		_, err = s.js.AccountInfo(ctx)
+		cancel()
+	}
+	if err != nil {
+		s.shutdown()
+		return nil, fmt.Errorf("jetstream not available: %w", err)
+	}
+	return s, nil
+}
+
+// connect dials the external cluster.
+func (s *Store) connect() error {
+	opts := []nats.Option{
+		nats.Name("caddy-webhook-gateway"),
+		nats.Timeout(s.cfg.ReadyTimeout),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			s.log.Warn("nats disconnected", zap.Error(err))
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			s.log.Info("nats reconnected", zap.String("server", c.ConnectedUrlRedacted()))
+		}),
+	}
+	if s.cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(s.cfg.CredsFile))
+	}
+	nc, err := nats.Connect(strings.Join(s.cfg.URLs, ","), opts...)
+	if err != nil {
+		return fmt.Errorf("connect to nats: %w", err)
+	}
+	s.nc = nc
+	return nil
+}
+
+// MaxPayload is the largest message the store takes: an event body plus its headers (a few
+// hundred bytes plus the forwarded vendor headers) must fit.
+func (s *Store) MaxPayload() int64 {
+	return s.nc.MaxPayload()
+}
+
+// Close stops the routes that are still running (without drain: their in-flight deliveries are
+// redelivered later), closes the connection and shuts the embedded server down.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	running := make([]*Route, 0, len(s.routes))
+	for r := range s.routes {
+		running = append(running, r)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, r := range running {
+		if err := r.Stop(0); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.shutdown()
+	return errors.Join(errs...)
+}
+
+func (s *Store) shutdown() {
+	if s.nc != nil {
+		s.nc.Close()
+	}
+	if s.ns != nil {
+		s.ns.Shutdown()
+		s.ns.WaitForShutdown()
+	}
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
+}
+
+func (s *Store) register(r *Route, running bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if running {
+		s.routes[r] = struct{}{}
+	} else {
+		delete(s.routes, r)
+	}
+}
+
+// ensureStream creates the stream or updates it to cfg.
+func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
+	}
+	return st, nil
+}

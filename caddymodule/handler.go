@@ -1,0 +1,363 @@
+package caddymodule
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"go.uber.org/zap"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/payload"
+	"github.com/webhookgw/caddy-webhook-gateway/schemas"
+)
+
+// Defaults of the handler's config.
+const (
+	defaultMaxBody     = 1 << 20
+	defaultDedupWindow = 24 * time.Hour
+	defaultMaxDepth    = 64
+)
+
+// Handler is the webhook_gateway HTTP handler. It checks an inbound webhook
+// (method, source IP, credentials, body size, content type, signature, JSON,
+// schema, idempotency key) and then either stores it durably and answers the
+// vendor (forward mode, when Forward is set) or passes it on to the next
+// handler (gate mode).
+//
+// Exported fields are the JSON config; unexported fields are runtime state
+// filled by Provision.
+type Handler struct {
+	// Name is the stable identity of this route: its queue, its dead letters and
+	// its dedup window are keyed by it, so renaming it resets that state.
+	// Default: derived from the vendor preset and the forward URL. Two routes in
+	// one config may not share a name. Letters, digits, '-' and '_' only.
+	Name string `json:"name,omitempty" validate:"omitempty,max=64"`
+
+	// Vendor selects a preset (schema, idempotency key, ack): unico_idcloud,
+	// unico_magiclink, incode, attestr or idwise. Empty: describe the vendor with
+	// Schema and IdempotencyKey yourself.
+	Vendor string `json:"vendor,omitempty"`
+
+	// Family is the vendor's event family, e.g. onboarding_status for incode.
+	// Required for incode, optional for unico_magiclink, absent otherwise.
+	Family string `json:"family,omitempty"`
+
+	// AllowIPs lists the IPs or CIDR ranges the sender may come from, matched
+	// against Caddy's client IP (which honours the server's trusted_proxies).
+	// Empty: any source.
+	AllowIPs []string `json:"allow_ips,omitempty"`
+
+	// Auth lists the accepted credentials. A request passes if ANY line passes.
+	// Secrets may be placeholders such as {env.NAME} or {file./path}; they are
+	// resolved at provision time and never logged.
+	Auth []auth.Config `json:"auth,omitempty"`
+
+	// MaxBody is the largest accepted body in bytes. Default: 1 MiB.
+	MaxBody int64 `json:"max_body,omitempty" validate:"gte=0"`
+
+	// Schema is an embedded schema name or a path to a JSON Schema (draft
+	// 2020-12) file. Default: the vendor preset's schema; none without a preset.
+	Schema string `json:"schema,omitempty"`
+
+	// OnInvalid says what a schema violation gets: "reject" (400, default) or
+	// "quarantine" (forward mode only: the vendor gets its ack, the event is kept
+	// with the dead letters and not delivered).
+	OnInvalid string `json:"on_invalid,omitempty" validate:"omitempty,oneof=reject quarantine"`
+
+	// IdempotencyKey holds key templates; the first that resolves is the key.
+	// Templates take Caddy placeholders plus {webhook.json.<path>} and
+	// {webhook.body_sha256}. Default: the preset's keys, else {webhook.body_sha256}.
+	IdempotencyKey []string `json:"idempotency_key,omitempty"`
+
+	// DedupWindow is how long a key is remembered. Default: the preset's, else 24h.
+	DedupWindow caddy.Duration `json:"dedup_window,omitempty" validate:"gte=0"`
+
+	// Ack is the answer to an accepted event. Default: the preset's, else
+	// 200 with {"success":true}.
+	Ack *AckConfig `json:"ack,omitempty"`
+
+	// Forward, when set, makes the handler a durable forwarder: an accepted
+	// event is stored, acknowledged, and delivered to Forward.URL with retries.
+	// When absent (gate mode) the request continues to the next handler.
+	Forward *ForwardConfig `json:"forward,omitempty"`
+
+	logger    *zap.Logger
+	allowIPs  []netip.Prefix
+	authChain auth.Chain
+	tokens    auth.TokenServer
+	strip     []string
+	realAuth  bool
+	schema    *jsonschema.Schema
+	keys      payload.KeyTemplates
+	event     *payload.Template
+	ack       ackResponse
+	window    time.Duration
+	limits    payload.Limits
+	route     *routeHandle
+	vendorTag string
+}
+
+// AckConfig is the response to an accepted event.
+type AckConfig struct {
+	// Status is the HTTP status, 200 to 299.
+	Status int `json:"status,omitempty" validate:"omitempty,gte=200,lte=299"`
+	// Body is the JSON body; empty for none.
+	Body string `json:"body,omitempty"`
+}
+
+// ForwardConfig is the forward block: where and how accepted events are delivered.
+type ForwardConfig struct {
+	// URL receives every accepted event as a POST.
+	URL string `json:"url" validate:"required,url"`
+	// Timeout bounds one delivery attempt. Default: 30s.
+	Timeout caddy.Duration `json:"timeout,omitempty" validate:"gte=0"`
+	// MaxAttempts is the number of attempts before the event is dead-lettered. Default: 20.
+	MaxAttempts int `json:"max_attempts,omitempty" validate:"gte=0"`
+	// MaxAge is how long an event is retried before it is dead-lettered. Default: 72h.
+	MaxAge caddy.Duration `json:"max_age,omitempty" validate:"gte=0"`
+	// BackoffMin is the first retry delay (exponential, full jitter). Default: 1s.
+	BackoffMin caddy.Duration `json:"backoff_min,omitempty" validate:"gte=0"`
+	// BackoffMax caps the retry delay. Default: 10m.
+	BackoffMax caddy.Duration `json:"backoff_max,omitempty" validate:"gte=0"`
+	// Concurrency is the number of parallel deliveries for this route. Default: 16.
+	Concurrency int `json:"concurrency,omitempty" validate:"gte=0,lte=1024"`
+	// Rate caps deliveries, as "<n>/<unit>" with unit s, m or h (e.g. "50/s"). Default: none.
+	Rate string `json:"rate,omitempty"`
+	// DeadLetterOn lists upstream statuses that skip retries and dead-letter at once.
+	DeadLetterOn []int `json:"dead_letter_on,omitempty" validate:"dive,gte=100,lte=599"`
+	// HeaderUp adds headers to each forwarded request. Values may use {env.*}.
+	HeaderUp map[string]string `json:"header_up,omitempty"`
+	// Sign, when set, signs forwarded requests with the Standard Webhooks scheme
+	// (webhook-id, webhook-timestamp, webhook-signature) under this secret
+	// (whsec_<base64> or raw), so the application can verify the gateway sent it.
+	Sign string `json:"sign,omitempty"`
+}
+
+// ackResponse is the compiled ack.
+type ackResponse struct {
+	status      int
+	contentType string
+	body        []byte
+}
+
+// CaddyModule returns the Caddy module information.
+func (Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhook_gateway",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision resolves secrets, applies defaults, compiles the checks and
+// registers the route with the webhook_gateway app. It makes no network call.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return err
+	}
+
+	var preset *schemas.Preset
+	if h.Vendor != "" {
+		p, err := schemas.Lookup(h.Vendor, h.Family)
+		if err != nil {
+			return fmt.Errorf("vendor: %v", err)
+		}
+		preset = &p
+	} else if h.Family != "" {
+		return fmt.Errorf("vendor: event family %q given without a vendor", h.Family)
+	}
+	h.vendorTag = h.Vendor
+	if h.vendorTag == "" {
+		h.vendorTag = "custom"
+	}
+
+	for _, expr := range h.AllowIPs {
+		prefix, err := caddyhttp.CIDRExpressionToPrefix(expr)
+		if err != nil {
+			return fmt.Errorf("allow_ips: invalid IP or CIDR %q", expr)
+		}
+		h.allowIPs = append(h.allowIPs, prefix)
+	}
+
+	if h.Name == "" {
+		h.Name = h.defaultName()
+	}
+	if err := delivery.ValidRouteName(h.Name); err != nil {
+		return fmt.Errorf("name: %v", err)
+	}
+
+	if err := h.provisionAuth(); err != nil {
+		return err
+	}
+	if h.MaxBody == 0 {
+		h.MaxBody = defaultMaxBody
+	}
+	h.limits = payload.Limits{MaxDepth: defaultMaxDepth}
+
+	schemaName := h.Schema
+	if schemaName == "" && preset != nil {
+		schemaName = preset.Schema
+	}
+	if schemaName != "" {
+		s, err := schemas.Compile(schemaName)
+		if err != nil {
+			return fmt.Errorf("schema: %v", err)
+		}
+		h.schema = s
+	}
+
+	keys := h.IdempotencyKey
+	if len(keys) == 0 && preset != nil {
+		keys = preset.Keys
+	}
+	if len(keys) == 0 {
+		keys = []string{"{webhook.body_sha256}"}
+	}
+	kt, err := payload.ParseKeyTemplates(keys)
+	if err != nil {
+		return fmt.Errorf("idempotency_key: %v", err)
+	}
+	h.keys = kt
+
+	eventTmpl := ""
+	if preset != nil {
+		eventTmpl = preset.Event
+	}
+	if eventTmpl != "" {
+		t, err := payload.ParseTemplate(eventTmpl)
+		if err != nil {
+			return fmt.Errorf("vendor: preset event template: %v", err)
+		}
+		h.event = t
+	}
+
+	h.window = time.Duration(h.DedupWindow)
+	if h.window == 0 && preset != nil {
+		h.window = preset.DedupWindow
+	}
+	if h.window == 0 {
+		h.window = defaultDedupWindow
+	}
+
+	h.ack = ackResponse{status: http.StatusOK, contentType: "application/json", body: []byte(`{"success":true}`)}
+	if preset != nil {
+		h.ack = ackResponse{status: preset.Ack.Status, contentType: preset.Ack.ContentType, body: []byte(preset.Ack.Body)}
+	}
+	if h.Ack != nil {
+		h.ack = ackResponse{status: h.Ack.Status, contentType: "application/json", body: []byte(h.Ack.Body)}
+		if h.ack.status == 0 {
+			h.ack.status = http.StatusOK
+		}
+		if len(h.ack.body) == 0 {
+			h.ack.contentType = ""
+		}
+	}
+
+	cfg, err := h.routeConfig()
+	if err != nil {
+		return err
+	}
+	appIface, err := ctx.App("webhook_gateway")
+	if err != nil {
+		return fmt.Errorf("loading webhook_gateway app: %v", err)
+	}
+	route, err := appIface.(*App).register(cfg)
+	if err != nil {
+		return fmt.Errorf("name: %v", err)
+	}
+	h.route = route
+
+	if len(h.Auth) == 0 {
+		h.logger.Warn("no auth configured: any sender that reaches this route is accepted", zap.String("route", h.Name))
+	}
+	return nil
+}
+
+// provisionAuth resolves the auth lines' placeholders and builds the verifiers.
+func (h *Handler) provisionAuth() error {
+	repl := caddy.NewReplacer()
+	verifiers := make([]auth.Verifier, 0, len(h.Auth))
+	seen := map[string]bool{}
+	for _, raw := range h.Auth {
+		cfg := resolvePlaceholders(repl, raw)
+		v, err := auth.Build(cfg, auth.Options{Audience: h.Name, Vendor: h.Vendor})
+		if err != nil {
+			return err
+		}
+		if ts, ok := v.(auth.TokenServer); ok {
+			if h.tokens != nil {
+				return fmt.Errorf("auth oauth2: only one oauth2 line per route (list several clients in it)")
+			}
+			h.tokens = ts
+		}
+		seen[cfg.Method] = true
+		if cfg.Method != "none" {
+			h.realAuth = true
+		}
+		verifiers = append(verifiers, v)
+		h.strip = append(h.strip, v.StripHeaders()...)
+	}
+	if seen["none"] && len(h.Auth) > 1 {
+		return errors.New("auth none: cannot be combined with another auth line")
+	}
+	h.authChain = auth.NewChain(verifiers)
+	return nil
+}
+
+var invalidNameChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// defaultName derives a stable route name from the vendor and the forward URL.
+func (h *Handler) defaultName() string {
+	parts := []string{}
+	if h.Vendor != "" {
+		parts = append(parts, h.Vendor)
+	}
+	if h.Family != "" {
+		parts = append(parts, h.Family)
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "webhook")
+	}
+	if h.Forward != nil {
+		sum := sha256.Sum256([]byte(h.Forward.URL))
+		parts = append(parts, hex.EncodeToString(sum[:4]))
+	}
+	return invalidNameChars.ReplaceAllString(strings.Join(parts, "_"), "_")
+}
+
+// Validate checks the cross-field rules of the config; it is read-only.
+func (h *Handler) Validate() error {
+	if err := validateStruct(h); err != nil {
+		return err
+	}
+	if h.OnInvalid == "quarantine" && h.Forward == nil {
+		return errors.New("on_invalid: quarantine needs a forward block (gate mode has nowhere to keep the event)")
+	}
+	if h.OnInvalid != "" && h.schema == nil {
+		return errors.New("on_invalid: no schema to validate against (set vendor or schema)")
+	}
+	if h.Forward != nil {
+		if err := validateStruct(h.Forward); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner           = (*Handler)(nil)
+	_ caddy.Validator             = (*Handler)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Handler)(nil)
+)

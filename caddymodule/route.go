@@ -1,0 +1,146 @@
+package caddymodule
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
+)
+
+// routes holds the per-route runtime (store route, workers, dedup tier) across
+// config reloads: a new config acquires the same key before the old one
+// releases it, so the queue and the dedup cache survive a reload.
+var routes = caddy.NewUsagePool()
+
+// dedupCacheKeys is the size of each route's in-process dedup tier.
+const dedupCacheKeys = 100_000
+
+// routeRuntime is the state of one route that outlives a config.
+type routeRuntime struct {
+	name    string
+	route   *delivery.Route
+	tier    *dedup.Tier
+	started atomic.Bool
+	drain   time.Duration
+}
+
+// Destruct stops the workers, waiting up to the drain bound for in-flight
+// deliveries; whatever does not finish is redelivered later, so nothing is lost.
+func (rt *routeRuntime) Destruct() error {
+	err := rt.route.Stop(rt.drain)
+	rt.tier.Close()
+	return err
+}
+
+// apply pushes a config's settings into the running route and starts the
+// workers the first time a forward block appears.
+func (rt *routeRuntime) apply(cfg delivery.RouteConfig, drain time.Duration) {
+	rt.drain = drain
+	rt.route.Update(cfg)
+	if cfg.Forward != nil && rt.started.CompareAndSwap(false, true) {
+		rt.route.Start()
+	}
+}
+
+// routeHandle connects a handler to its runtime. The runtime exists only once
+// the app has started, after all handlers were provisioned.
+type routeHandle struct {
+	cfg delivery.RouteConfig
+	rt  atomic.Pointer[routeRuntime]
+}
+
+func (rh *routeHandle) runtime() *routeRuntime { return rh.rt.Load() }
+
+// routeConfig builds the delivery settings of this handler.
+func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
+	cfg := delivery.RouteConfig{
+		Name:        h.Name,
+		DedupWindow: h.window,
+		Logger:      h.logger,
+		Observer:    observer{},
+	}
+	if h.Forward == nil {
+		return cfg, nil
+	}
+	f := h.Forward
+	repl := caddy.NewReplacer()
+	p := &delivery.Policy{
+		URL:          f.URL,
+		Timeout:      time.Duration(f.Timeout),
+		MaxAttempts:  f.MaxAttempts,
+		MaxAge:       time.Duration(f.MaxAge),
+		BackoffMin:   time.Duration(f.BackoffMin),
+		BackoffMax:   time.Duration(f.BackoffMax),
+		Concurrency:  f.Concurrency,
+		DeadLetterOn: f.DeadLetterOn,
+	}
+	if f.Rate != "" {
+		rate, err := parseRate(f.Rate)
+		if err != nil {
+			return cfg, fmt.Errorf("forward rate: %v", err)
+		}
+		p.Rate = rate
+	}
+	if len(f.HeaderUp) > 0 {
+		p.HeaderUp = make(http.Header, len(f.HeaderUp))
+		for k, v := range f.HeaderUp {
+			p.HeaderUp.Set(k, repl.ReplaceAll(v, ""))
+		}
+	}
+	if f.Sign != "" {
+		secret, err := decodeSignSecret(repl.ReplaceAll(f.Sign, ""))
+		if err != nil {
+			return cfg, fmt.Errorf("forward sign: %v", err)
+		}
+		p.SignSecret = secret
+	}
+	cfg.Forward = p
+	return cfg, nil
+}
+
+// decodeSignSecret accepts a Standard Webhooks "whsec_<base64>" secret or raw text.
+func decodeSignSecret(s string) ([]byte, error) {
+	if s == "" {
+		return nil, fmt.Errorf("missing secret")
+	}
+	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
+		b, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return nil, fmt.Errorf("the whsec_ secret is not valid base64")
+		}
+		return b, nil
+	}
+	return []byte(s), nil
+}
+
+// parseRate parses "<n>/<unit>" (unit s, m or h) into events per second.
+func parseRate(s string) (float64, error) {
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, fmt.Errorf("invalid rate %q (want <n>/<unit>, e.g. 50/s)", s)
+	}
+	count, err := strconv.ParseFloat(n, 64)
+	if err != nil || count <= 0 {
+		return 0, fmt.Errorf("invalid rate %q: count must be a positive number", s)
+	}
+	var per time.Duration
+	switch unit {
+	case "s", "sec", "second":
+		per = time.Second
+	case "m", "min", "minute":
+		per = time.Minute
+	case "h", "hour":
+		per = time.Hour
+	default:
+		return 0, fmt.Errorf("invalid rate %q: unit must be s, m or h", s)
+	}
+	return count / per.Seconds(), nil
+}

@@ -1,0 +1,374 @@
+package caddymodule
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/payload"
+	"github.com/webhookgw/caddy-webhook-gateway/schemas"
+)
+
+// Outcomes, as they appear in metrics and logs.
+const (
+	outcomeAccepted    = "accepted"
+	outcomeDuplicate   = "duplicate"
+	outcomeQuarantined = "quarantined"
+	outcomePassed      = "passed"
+	outcomeRejected    = "rejected"
+	outcomeUnavailable = "unavailable"
+)
+
+// ServeHTTP runs the pipeline of SPEC §3. Cheap checks come first, and nothing
+// reaches the store that an earlier step rejected.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	start := time.Now()
+
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return h.reject(w, r, start, problemMethod)
+	}
+
+	if h.tokens != nil && r.URL.Path == h.tokens.TokenPath() {
+		h.tokens.ServeToken(w, r)
+		return nil
+	}
+
+	if len(h.allowIPs) > 0 {
+		if r.TLS != nil && !r.TLS.HandshakeComplete {
+			return h.reject(w, r, start, problemTooEarly)
+		}
+		if !h.ipAllowed(r) {
+			return h.reject(w, r, start, problemForbiddenIP)
+		}
+	}
+
+	areq := &auth.Request{Header: r.Header, Now: time.Now()}
+	decision := h.authChain.CheckHeaders(r.Context(), areq)
+	if decision == auth.Fail {
+		return h.unauthorized(w, r, start, problemUnauthorized)
+	}
+
+	if r.ContentLength > h.MaxBody {
+		return h.reject(w, r, start, problemTooLarge)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return h.reject(w, r, start, problemTooLarge)
+		}
+		return h.reject(w, r, start, problemBadBody)
+	}
+
+	if !isJSONContentType(r.Header.Get("Content-Type")) {
+		return h.reject(w, r, start, problemMediaType)
+	}
+
+	if decision == auth.NeedBody {
+		areq.Body = body
+		if !h.authChain.CheckBody(r.Context(), areq) {
+			return h.unauthorized(w, r, start, problemBadSignature)
+		}
+	}
+
+	if err := payload.Check(body, h.limits); err != nil {
+		p := problemBadJSON
+		if h.realAuth {
+			p.Detail = "the body is not valid JSON: " + err.Error()
+		}
+		return h.reject(w, r, start, p)
+	}
+
+	var doc any
+	if h.schema != nil || h.keys.UsesJSON() || h.event != nil {
+		doc, err = payload.Decode(body)
+		if err != nil {
+			return h.reject(w, r, start, problemBadJSON)
+		}
+	}
+
+	quarantine := false
+	var violations []schemas.Violation
+	if h.schema != nil {
+		if verr := h.schema.Validate(doc); verr != nil {
+			violations = schemas.Violations(verr, 20)
+			if h.OnInvalid != "quarantine" {
+				p := problemSchema
+				if h.realAuth {
+					p.Errors = violations
+				}
+				return h.reject(w, r, start, p)
+			}
+			quarantine = true
+		}
+	}
+
+	repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	ph := func(name string) (string, bool) {
+		if repl == nil {
+			return "", false
+		}
+		return repl.GetString(name)
+	}
+	key, _ := h.keys.Render(doc, body, ph)
+	keyHash := dedup.Hash(key)
+	eventType := ""
+	if h.event != nil {
+		eventType, _ = h.event.Render(doc, body, ph)
+	}
+
+	rt := h.route.runtime()
+	if rt == nil {
+		return h.reject(w, r, start, problemUnavailable)
+	}
+
+	if h.Forward == nil {
+		return h.gate(w, r, next, start, rt, body, key, keyHash, eventType)
+	}
+
+	if !quarantine && rt.tier.Cached(keyHash) {
+		return h.duplicate(w, r, start, key)
+	}
+	ev := &delivery.Event{
+		ID:          delivery.NewID(),
+		Vendor:      h.vendorTag,
+		Type:        eventType,
+		Key:         key,
+		ReceivedAt:  start.UTC(),
+		ContentType: r.Header.Get("Content-Type"),
+		Header:      h.forwardableHeaders(r.Header),
+		Body:        body,
+	}
+	if quarantine {
+		if err := rt.route.Quarantine(r.Context(), ev, violationText(violations)); err != nil {
+			h.logStoreError(err)
+			return h.reject(w, r, start, problemUnavailable)
+		}
+		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
+	}
+	dup, err := rt.route.Accept(r.Context(), keyHash, ev)
+	if err != nil {
+		h.logStoreError(err)
+		return h.reject(w, r, start, problemUnavailable)
+	}
+	rt.tier.Remember(keyHash, h.window)
+	if dup {
+		return h.duplicate(w, r, start, key)
+	}
+	return h.accept(w, r, start, ev.ID, key, outcomeAccepted)
+}
+
+// gate is the end of the pipeline in gate mode: the request goes on to the
+// next handler, and the key is recorded only when that handler answers 2xx.
+func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, start time.Time,
+	rt *routeRuntime, body []byte, key, keyHash, eventType string,
+) error {
+	dup, done, err := rt.tier.Gate(r.Context(), rt.route, keyHash, h.window)
+	if err != nil {
+		h.logStoreError(err)
+		return h.reject(w, r, start, problemUnavailable)
+	}
+	if dup {
+		return h.duplicate(w, r, start, key)
+	}
+
+	id := delivery.NewID()
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength = int64(len(body))
+	for _, name := range h.strip {
+		r.Header.Del(name)
+	}
+	r.Header.Set("X-Webhook-Id", id)
+	r.Header.Set("X-Webhook-Vendor", h.vendorTag)
+	r.Header.Set("X-Webhook-Idempotency-Key", key)
+	if eventType != "" {
+		r.Header.Set("X-Webhook-Event", eventType)
+	}
+	w.Header().Set("X-Webhook-Id", id)
+
+	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+	nextErr := next.ServeHTTP(sw, r)
+	passed := nextErr == nil && sw.status >= 200 && sw.status < 300
+	if rerr := done(passed); rerr != nil {
+		h.logger.Error("recording idempotency key failed", zap.String("route", h.Name), zap.Error(rerr))
+	}
+	h.observe(r, start, outcomePassed, sw.status, id, key)
+	return nextErr
+}
+
+// accept writes the ack for an event that the store has taken.
+func (h *Handler) accept(w http.ResponseWriter, r *http.Request, start time.Time, id, key, outcome string) error {
+	w.Header().Set("X-Webhook-Id", id)
+	h.writeAck(w)
+	ackSeconds.WithLabelValues(h.Name).Observe(time.Since(start).Seconds())
+	h.observe(r, start, outcome, h.ack.status, id, key)
+	return nil
+}
+
+// duplicate answers a key seen in the window with the same ack as the original.
+func (h *Handler) duplicate(w http.ResponseWriter, r *http.Request, start time.Time, key string) error {
+	w.Header().Set("X-Webhook-Duplicate", "true")
+	h.writeAck(w)
+	duplicatesTotal.WithLabelValues(h.Name, h.vendorTag).Inc()
+	h.observe(r, start, outcomeDuplicate, h.ack.status, "", key)
+	return nil
+}
+
+func (h *Handler) writeAck(w http.ResponseWriter) {
+	if h.ack.contentType != "" {
+		w.Header().Set("Content-Type", h.ack.contentType)
+	}
+	if len(h.ack.body) > 0 {
+		w.Header().Set("Content-Length", strconv.Itoa(len(h.ack.body)))
+	}
+	w.WriteHeader(h.ack.status)
+	if len(h.ack.body) > 0 {
+		_, _ = w.Write(h.ack.body)
+	}
+}
+
+// unauthorized writes a 401 with the challenges of the configured schemes.
+func (h *Handler) unauthorized(w http.ResponseWriter, r *http.Request, start time.Time, p problem) error {
+	for _, c := range h.authChain.ChallengesFor(r.Header) {
+		w.Header().Add("WWW-Authenticate", c)
+	}
+	return h.reject(w, r, start, p)
+}
+
+// reject writes a problem+json answer and records the outcome.
+func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time, p problem) error {
+	writeProblem(w, p)
+	outcome := outcomeRejected
+	if p.Status == http.StatusServiceUnavailable {
+		outcome = outcomeUnavailable
+	}
+	h.observe(r, start, outcome, p.Status, "", "")
+	return nil
+}
+
+// observe counts the request and writes its one log line (never a body or a secret).
+func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key string) {
+	requestsTotal.WithLabelValues(h.Name, h.vendorTag, outcome).Inc()
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		extra.Add(zap.String("webhook_outcome", outcome))
+	}
+	level := zapcore.InfoLevel
+	if outcome == outcomeUnavailable {
+		level = zapcore.ErrorLevel
+	}
+	if ce := h.logger.Check(level, "webhook"); ce != nil {
+		ce.Write(
+			zap.String("route", h.Name),
+			zap.String("vendor", h.vendorTag),
+			zap.String("outcome", outcome),
+			zap.Int("status", status),
+			zap.String("id", id),
+			zap.String("idempotency_key", key),
+			zap.Duration("duration", time.Since(start)),
+		)
+	}
+}
+
+func (h *Handler) logStoreError(err error) {
+	storeErrorsTotal.WithLabelValues(h.Name).Inc()
+	h.logger.Error("store unavailable", zap.String("route", h.Name), zap.Error(err))
+}
+
+// ipAllowed matches Caddy's client IP (trusted_proxies aware) against allow_ips.
+func (h *Handler) ipAllowed(r *http.Request) bool {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	addr, err := netip.ParseAddr(s)
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range h.allowIPs {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// isJSONContentType accepts application/json and any application/*+json.
+func isJSONContentType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	if mt == "application/json" {
+		return true
+	}
+	return len(mt) > len("application/+json") && mt[:12] == "application/" && mt[len(mt)-5:] == "+json"
+}
+
+// forwardableHeaders keeps the vendor's headers that the application may want,
+// without credentials, hop-by-hop fields, or fields the forwarder sets itself.
+func (h *Handler) forwardableHeaders(in http.Header) http.Header {
+	out := make(http.Header, len(in))
+	for name, values := range in {
+		if dropOnForward[name] {
+			continue
+		}
+		out[name] = append([]string(nil), values...)
+	}
+	for _, name := range h.strip {
+		out.Del(name)
+	}
+	return out
+}
+
+// dropOnForward lists canonical header names never forwarded to the application.
+var dropOnForward = map[string]bool{
+	"Authorization": true, "Proxy-Authorization": true, "Cookie": true,
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
+	"Transfer-Encoding": true, "Upgrade": true, "Host": true, "Content-Length": true,
+	"Content-Type": true, "Accept-Encoding": true, "Expect": true,
+	"Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
+}
+
+// statusWriter remembers the status the next handler wrote.
+type statusWriter struct {
+	*caddyhttp.ResponseWriterWrapper
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriterWrapper.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriterWrapper.Write(b)
+}
+
+func violationText(vs []schemas.Violation) string {
+	var b bytes.Buffer
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(v.Path)
+		b.WriteString(": ")
+		b.WriteString(v.Message)
+	}
+	return b.String()
+}
