@@ -2,9 +2,9 @@ package caddymodule
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
+	"encoding/hex"
+		"fmt"
 	"net/http"
 	"net/netip"
 	"regexp"
@@ -26,7 +26,6 @@ import (
 const (
 	defaultMaxBody     = 1 << 20
 	defaultDedupWindow = 24 * time.Hour
-	defaultMaxDepth    = 64
 )
 
 // Handler is the webhook_gateway HTTP handler. It checks an inbound webhook
@@ -95,7 +94,6 @@ type Handler struct {
 	logger    *zap.Logger
 	allowIPs  []netip.Prefix
 	authChain auth.Chain
-	tokens    auth.TokenServer
 	strip     []string
 	realAuth  bool
 	schema    *jsonschema.Schema
@@ -203,7 +201,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
-	h.limits = payload.Limits{MaxDepth: defaultMaxDepth}
+	// MaxNumberBytes stops numbers like 1e999999, which cost the schema library
+	// tens of milliseconds each to parse exactly; 400 admits every float64.
+	h.limits = payload.Limits{MaxDepth: payload.DefaultMaxDepth, MaxNumberBytes: 400}
 
 	schemaName := h.Schema
 	if schemaName == "" && preset != nil {
@@ -287,31 +287,19 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 // provisionAuth resolves the auth lines' placeholders and builds the verifiers.
 func (h *Handler) provisionAuth() error {
 	repl := caddy.NewReplacer()
-	verifiers := make([]auth.Verifier, 0, len(h.Auth))
-	seen := map[string]bool{}
-	for _, raw := range h.Auth {
-		cfg := resolvePlaceholders(repl, raw)
-		v, err := auth.Build(cfg, auth.Options{Audience: h.Name, Vendor: h.Vendor})
-		if err != nil {
-			return err
-		}
-		if ts, ok := v.(auth.TokenServer); ok {
-			if h.tokens != nil {
-				return fmt.Errorf("auth oauth2: only one oauth2 line per route (list several clients in it)")
-			}
-			h.tokens = ts
-		}
-		seen[cfg.Method] = true
-		if cfg.Method != "none" {
+	resolved := make([]auth.Config, len(h.Auth))
+	for i, c := range h.Auth {
+		resolved[i] = resolvePlaceholders(repl, c)
+		if c.Method != auth.MethodNone {
 			h.realAuth = true
 		}
-		verifiers = append(verifiers, v)
-		h.strip = append(h.strip, v.StripHeaders()...)
 	}
-	if seen["none"] && len(h.Auth) > 1 {
-		return errors.New("auth none: cannot be combined with another auth line")
+	chain, err := auth.BuildChain(resolved, auth.Options{Audience: h.Name, Vendor: h.Vendor})
+	if err != nil {
+		return err
 	}
-	h.authChain = auth.NewChain(verifiers)
+	h.authChain = chain
+	h.strip = chain.StripHeaders()
 	return nil
 }
 

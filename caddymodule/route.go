@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
@@ -92,11 +92,11 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 	if len(f.HeaderUp) > 0 {
 		p.HeaderUp = make(http.Header, len(f.HeaderUp))
 		for k, v := range f.HeaderUp {
-			p.HeaderUp.Set(k, repl.ReplaceAll(v, ""))
+			p.HeaderUp.Set(k, repl.ReplaceKnown(v, ""))
 		}
 	}
 	if f.Sign != "" {
-		secret, err := decodeSignSecret(repl.ReplaceAll(f.Sign, ""))
+		secret, err := auth.DecodeStandardWebhookSecret(repl.ReplaceKnown(f.Sign, ""))
 		if err != nil {
 			return cfg, fmt.Errorf("forward sign: %v", err)
 		}
@@ -104,21 +104,6 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 	}
 	cfg.Forward = p
 	return cfg, nil
-}
-
-// decodeSignSecret accepts a Standard Webhooks "whsec_<base64>" secret or raw text.
-func decodeSignSecret(s string) ([]byte, error) {
-	if s == "" {
-		return nil, fmt.Errorf("missing secret")
-	}
-	if rest, ok := strings.CutPrefix(s, "whsec_"); ok {
-		b, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return nil, fmt.Errorf("the whsec_ secret is not valid base64")
-		}
-		return b, nil
-	}
-	return []byte(s), nil
 }
 
 // parseRate parses "<n>/<unit>" (unit s, m or h) into events per second.

@@ -42,8 +42,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.reject(w, r, start, problemMethod)
 	}
 
-	if h.tokens != nil && r.URL.Path == h.tokens.TokenPath() {
-		h.tokens.ServeToken(w, r)
+	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
+		ts.ServeToken(w, r)
 		return nil
 	}
 

@@ -22,11 +22,7 @@ const BaseURL = "https://github.com/webhookgw/caddy-webhook-gateway/schemas/"
 
 // names is the sorted list of embedded schema names, without the .json suffix.
 var names = func() []string {
-	entries, err := fs.Glob(files, "*.json")
-	if err != nil {
-		// The pattern is a constant and valid; Glob fails only on a bad pattern.
-		panic(err)
-	}
+	entries, _ := fs.Glob(files, "*.json") // fails only on a malformed pattern
 	out := make([]string, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, strings.TrimSuffix(e, ".json"))
@@ -67,9 +63,12 @@ func Compile(nameOrPath string) (*jsonschema.Schema, error) {
 		v, _ := cache.LoadOrStore(name, new(compiled))
 		c := v.(*compiled)
 		c.once.Do(func() {
-			c.sch, c.err = newCompiler().Compile(BaseURL + name + ".json")
-			if c.err != nil {
-				c.err = fmt.Errorf("schema %q: %s", name, oneLine(c.err.Error()))
+			comp, err := newCompiler()
+			if err == nil {
+				c.sch, err = comp.Compile(BaseURL + name + ".json")
+			}
+			if err != nil {
+				c.err = fmt.Errorf("schema %q: %s", name, oneLine(err.Error()))
 			}
 		})
 		return c.sch, c.err
@@ -103,24 +102,24 @@ func isPath(s string) bool {
 
 // newCompiler returns a draft 2020-12 compiler that knows every embedded schema
 // under its $id, and loads other references from local files only.
-func newCompiler() *jsonschema.Compiler {
+func newCompiler() (*jsonschema.Compiler, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
+	c.UseLoader(localLoader{})
 	for _, name := range names {
 		data, err := files.ReadFile(name + ".json")
-		if err == nil {
-			var doc any
-			if doc, err = jsonschema.UnmarshalJSON(bytes.NewReader(data)); err == nil {
-				err = c.AddResource(BaseURL+name+".json", doc)
-			}
-		}
 		if err != nil {
-			// Embedded documents are fixed at build time and covered by the tests,
-			// so this cannot happen in a released binary.
-			panic(fmt.Sprintf("embedded schema %s: %v", name, err))
+			return nil, err
+		}
+		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("embedded %s.json: %v", name, err)
+		}
+		if err := c.AddResource(BaseURL+name+".json", doc); err != nil {
+			return nil, err
 		}
 	}
-	return c
+	return c, nil
 }
 
 // compileFile compiles the user's schema file at path.
@@ -129,15 +128,14 @@ func compileFile(path string) (*jsonschema.Schema, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(abs)
+	data, err := os.ReadFile(abs)
 	if err != nil {
 		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
 			return nil, pe.Err // the caller names the schema, so drop the path
 		}
 		return nil, err
 	}
-	defer f.Close()
-	doc, err := jsonschema.UnmarshalJSON(f)
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
 		return nil, fmt.Errorf("invalid JSON: %v", err)
 	}
@@ -148,11 +146,26 @@ func compileFile(path string) (*jsonschema.Schema, error) {
 		p = "/" + p
 	}
 	loc := (&url.URL{Scheme: "file", Path: p}).String()
-	c := newCompiler()
+	c, err := newCompiler()
+	if err != nil {
+		return nil, err
+	}
 	if err := c.AddResource(loc, doc); err != nil {
 		return nil, err
 	}
 	return c.Compile(loc)
+}
+
+// localLoader loads referenced schemas from local files and refuses anything
+// else: provisioning never touches the network.
+type localLoader struct{}
+
+// Load implements jsonschema.URLLoader.
+func (localLoader) Load(u string) (any, error) {
+	if strings.HasPrefix(u, "file:") {
+		return jsonschema.FileLoader{}.Load(u)
+	}
+	return nil, errors.New("only local files and the embedded schemas can be referenced; remote schemas are not fetched")
 }
 
 // oneLine folds a multi-line error text (the library nests causes on indented

@@ -53,6 +53,7 @@ func TestNamesMatchFiles(t *testing.T) {
 	for _, f := range files {
 		want = append(want, strings.TrimSuffix(f, ".json"))
 	}
+	slices.Sort(want)
 	if got := schemas.Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
@@ -117,11 +118,12 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown name", "incode.nope", []string{`unknown schema "incode.nope"`, "attestr.event", "or the path of a .json file"}},
 		{"empty", "", []string{`unknown schema ""`}},
 		{"missing file", filepath.Join(dir, "absent.json"), []string{"absent.json", "no such file"}},
-		{"missing relative file", "vendor.custom.json", []string{`"vendor.custom.json"`}},
+		{"missing relative file", "vendor.custom.json", []string{`"vendor.custom.json"`, "no such file"}},
+		{"directory", dir + string(filepath.Separator), []string{"is a directory"}},
 		{"not JSON", write("broken.json", `{"type": "object",`), []string{"broken.json", "invalid JSON"}},
 		{"not a schema", write("bad.json", `{"type": 5, "properties": {"a": {"minLength": "x"}}}`), []string{"bad.json"}},
 		{"bad pattern", write("regex.json", `{"pattern": "(["}`), []string{"regex.json"}},
-		{"remote ref is not fetched", write("remote.json", `{"$ref": "https://example.com/other.json"}`), []string{"remote.json"}},
+		{"remote ref is not fetched", write("remote.json", `{"$ref": "https://example.com/other.json"}`), []string{"remote.json", "not fetched"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -176,7 +176,8 @@ func jsonPaths(tmpl string) [][]string {
 }
 
 // requiredBySchema reports whether the schema's unconditional required and
-// properties keywords guarantee that the dotted path is present.
+// properties keywords guarantee that the dotted path is present and, being a
+// string with minLength >= 1, non-empty (an empty string does not resolve).
 func requiredBySchema(doc map[string]any, path string) bool {
 	node := doc
 	for _, seg := range strings.Split(path, ".") {
@@ -187,11 +188,12 @@ func requiredBySchema(doc map[string]any, path string) bool {
 		props, _ := node["properties"].(map[string]any)
 		next, ok := props[seg].(map[string]any)
 		if !ok {
-			next = map[string]any{}
+			return false
 		}
 		node = next
 	}
-	return true
+	minLength, _ := node["minLength"].(float64)
+	return node["type"] == "string" && minLength >= 1
 }
 
 func TestPresetKeys(t *testing.T) {

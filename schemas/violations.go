@@ -92,6 +92,12 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 			Path:    pointer(e.InstanceLocation),
 			Message: fmt.Sprintf("wrong type: got %s, want %s", k.Got, strings.Join(k.Want, " or ")),
 		})
+	case *kind.MinLength:
+		msg := fmt.Sprintf("too short: got %d characters, want at least %d", k.Got, k.Want)
+		if k.Got == 0 && k.Want == 1 {
+			msg = "must not be empty"
+		}
+		*out = append(*out, Violation{Path: pointer(e.InstanceLocation), Message: msg})
 	case *kind.Pattern:
 		*out = append(*out, Violation{
 			Path:    pointer(e.InstanceLocation),

@@ -60,7 +60,8 @@ type Options struct {
 	// Vendor is the route's vendor preset, if any. When set, oauth2 tokens carry it in a
 	// "vendor" claim and the webhook path requires it to match.
 	Vendor string
-	// HTTPClient fetches OIDC discovery documents and JWKS. Nil means a client with a 5 s timeout.
+	// HTTPClient fetches OIDC discovery documents and JWKS. Nil means a client with a 5 s
+	// timeout that follows at most 5 redirects, none of them to plain http off loopback.
 	HTTPClient *http.Client
 	// Now is the clock used when Request.Now is zero, and by the token endpoint. Nil means time.Now.
 	Now func() time.Time
@@ -80,7 +81,16 @@ func (o Options) httpClient() *http.Client {
 	if o.HTTPClient != nil {
 		return o.HTTPClient
 	}
-	return &http.Client{Timeout: defaultHTTPTimeout}
+	return &http.Client{
+		Timeout: defaultHTTPTimeout,
+		// Keys must not be fetched over a redirect that downgrades to plain http.
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 5 {
+				return errors.New("too many redirects")
+			}
+			return checkFetchURL(req.URL.String())
+		},
+	}
 }
 
 // requestTime is the time a verifier judges the request at: Request.Now, else the clock.

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"encoding/base64"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -153,4 +154,36 @@ func TestVerifyErrorsCarryNoSecret(t *testing.T) {
 	v := mustBuild(t, Config{Method: "basic", Username: "u", Password: pw}, testOptions())
 	err := v.Verify(context.Background(), &Request{Header: hdr("Authorization", basicValue("u", pw+"x"))})
 	assertNoSecret(t, err.Error(), pw, pw+"x")
+}
+
+func TestVerifierMetadata(t *testing.T) {
+	o := testOptions()
+	cases := []struct {
+		c         Config
+		phase     Phase
+		challenge string
+		strip     []string
+	}{
+		{Config{Method: "none"}, PhaseHeader, "", nil},
+		{Config{Method: "basic", Password: "p"}, PhaseHeader, `Basic realm="webhook"`, []string{"Authorization"}},
+		{Config{Method: "api_key", Header: "x-key", Value: "v"}, PhaseHeader, "", []string{"X-Key"}},
+		{Config{Method: "bearer", Token: "t"}, PhaseHeader, `Bearer realm="webhook"`, []string{"Authorization"}},
+		{Config{Method: "jwt", JWT: &JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}}}, PhaseHeader, `Bearer realm="webhook"`, []string{"Authorization"}},
+		{Config{Method: "oauth2", OAuth2: oauth2Config()}, PhaseHeader, `Bearer realm="webhook"`, []string{"Authorization"}},
+		{Config{Method: "hmac", HMAC: &HMACConfig{Header: "x-sig", Secrets: []string{"s"}}}, PhaseBody, "", []string{"X-Sig"}},
+		{Config{Method: "standard_webhooks", StandardWebhooks: &StandardWebhooksConfig{Secrets: []string{swVectorSecret}}}, PhaseBody, "", []string{"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.c.Method, func(t *testing.T) {
+			v := mustBuild(t, tc.c, o)
+			if v.Method() != tc.c.Method || v.Phase() != tc.phase || v.Challenge() != tc.challenge || !slices.Equal(v.StripHeaders(), tc.strip) {
+				t.Fatalf("got %s %v %q %v", v.Method(), v.Phase(), v.Challenge(), v.StripHeaders())
+			}
+			if rc, ok := v.(RequestChallenger); ok {
+				if got := rc.ChallengeFor(bearerHdr("x")); got != bearerInvalidChallenge {
+					t.Fatalf("ChallengeFor = %q", got)
+				}
+			}
+		})
+	}
 }

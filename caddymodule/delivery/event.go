@@ -50,6 +50,7 @@ const (
 	hdrLastStatus  = "Whgw-Last-Status"
 	hdrLastError   = "Whgw-Last-Error"
 	hdrReason      = "Whgw-Reason"
+	hdrSource      = "Whgw-Source" // dead letter: which stored message it came from
 
 	hdrExpectSubjSeq = "Nats-Expected-Last-Subject-Sequence"
 	hdrTTL           = "Nats-TTL"

@@ -10,7 +10,8 @@ import (
 // systems.
 const (
 	maxRouteName   = 64
-	maxToken       = 128
+	maxToken       = 128 // key hashes and event IDs given to Accept
+	maxDeadToken   = 256 // dead-letter IDs, which may carry a suffix (see publishDeadLetter)
 	eventStreamPfx = "WHGW-EV-"
 	deadStreamPfx  = "WHGW-DL-"
 	subjectPfx     = "whgw."
@@ -41,8 +42,12 @@ func ValidRouteName(name string) error {
 // validToken reports whether s can be the last token of a subject: a key hash or an event ID.
 // It accepts hex, base32 and unpadded or padded base64url text up to 128 characters.
 func validToken(what, s string) error {
-	if s == "" || len(s) > maxToken {
-		return fmt.Errorf("%w: %s must have 1 to %d characters", ErrInvalidName, what, maxToken)
+	return validTokenN(what, s, maxToken)
+}
+
+func validTokenN(what, s string, maxLen int) error {
+	if s == "" || len(s) > maxLen {
+		return fmt.Errorf("%w: %s must have 1 to %d characters", ErrInvalidName, what, maxLen)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]

@@ -90,7 +90,7 @@ type Observer interface {
 type nopObserver struct{}
 
 func (nopObserver) Attempt(string, string, int, time.Duration) {}
-func (nopObserver) DeadLettered(string)                         {}
+func (nopObserver) DeadLettered(string)                        {}
 
 // ackMargin is added to the attempt timeout to form the consumer's AckWait: it covers the time
 // between the fetch and the request, and between the response and the ack. Workers also send

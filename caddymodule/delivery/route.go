@@ -32,6 +32,7 @@ type Route struct {
 	dl jetstream.Stream
 
 	set     atomic.Pointer[settings]
+	updMu   sync.Mutex // serialises Update
 	limiter *rate.Limiter
 
 	// now and rnd are the clock and the jitter source (rnd(n) returns [0, n)); tests replace them.
@@ -116,6 +117,8 @@ func (r *Route) Name() string { return r.route }
 // attempt. The name in cfg is ignored. Switching between gate and forward mode is allowed: the
 // workers idle while the route is in gate mode.
 func (r *Route) Update(cfg RouteConfig) {
+	r.updMu.Lock()
+	defer r.updMu.Unlock()
 	old := r.set.Load()
 	st := &settings{window: cfg.DedupWindow, log: cfg.Logger, obs: cfg.Observer}
 	if st.window <= 0 {

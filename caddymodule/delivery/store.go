@@ -177,6 +177,8 @@ func (s *Store) Close() error {
 
 func (s *Store) shutdown() {
 	if s.nc != nil {
+		// Flush so that the last acks and naks (of a drain that timed out) reach the server.
+		_ = s.nc.FlushTimeout(time.Second)
 		s.nc.Close()
 	}
 	if s.ns != nil {

@@ -42,7 +42,7 @@ func BenchmarkCheck(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(webhookBody)))
 	for b.Loop() {
-		if err := Check(webhookBody, Limits{MaxStringBytes: 4096, MaxMembers: 1000}); err != nil {
+		if err := Check(webhookBody, Limits{MaxStringBytes: 4096, MaxMembers: 1000, MaxNumberBytes: 400}); err != nil {
 			b.Fatal(err)
 		}
 	}

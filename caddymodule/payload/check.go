@@ -26,6 +26,13 @@ type Limits struct {
 	// MaxMembers bounds the number of keys of each object and of items of
 	// each array. Zero or less means no limit.
 	MaxMembers int
+	// MaxNumberBytes bounds every number: its length in bytes plus the
+	// absolute value of its exponent, about how many digits it has when
+	// written out. It guards the schema validator, which parses numbers
+	// exactly with math/big (a "type": "integer" check on 1e999999 costs
+	// tens of milliseconds). 400 admits every float64. Zero or less means
+	// no limit.
+	MaxNumberBytes int
 }
 
 // Check verifies in one pass that body is valid UTF-8 and exactly one JSON
@@ -47,7 +54,7 @@ func Check(body []byte, lim Limits) error {
 	if maxMembers <= 0 {
 		maxMembers = math.MaxInt >> 1
 	}
-	maxString := lim.MaxStringBytes
+	maxString, maxNumber := lim.MaxStringBytes, lim.MaxNumberBytes
 
 	// Each open container is one stack entry: member count << 1 | isObject.
 	var inline [inlineDepth]int
@@ -101,7 +108,11 @@ value:
 		if c != '-' && (c < '0' || c > '9') {
 			return badByte(body, i)
 		}
+		start := i
 		i, err = scanNumber(body, i)
+		if err == nil && maxNumber > 0 && numberSize(body[start:i]) > maxNumber {
+			return &Error{Kind: TooLarge, Offset: start}
+		}
 	}
 	if err != nil {
 		return err
@@ -324,6 +335,25 @@ func scanNumber(b []byte, i int) (int, *Error) {
 		i = j
 	}
 	return i, nil
+}
+
+// numberSize returns the length of the number literal num plus the absolute
+// value of its exponent, saturated well below overflow.
+func numberSize(num []byte) int {
+	size := len(num)
+	for k, c := range num {
+		if c != 'e' && c != 'E' {
+			continue
+		}
+		exp := 0
+		for _, d := range num[k+1:] {
+			if d >= '0' && d <= '9' && exp < 1<<40 {
+				exp = exp*10 + int(d-'0')
+			}
+		}
+		return size + exp
+	}
+	return size
 }
 
 // numberEnd reports a missing digit at i.

@@ -97,6 +97,12 @@ func TestCheck(t *testing.T) {
 		{name: "members over limit", body: `[1,2,3,4]`, lim: Limits{MaxMembers: 3}, kind: TooLarge, offset: 7},
 		{name: "keys at limit", body: `{"a":1,"b":2}`, lim: Limits{MaxMembers: 2}},
 		{name: "keys over limit", body: `{"a":1,"b":2, "c":3}`, lim: Limits{MaxMembers: 2}, kind: TooLarge, offset: 14},
+		{name: "number at limit", body: `[12345,1e3,1e-1]`, lim: Limits{MaxNumberBytes: 6}},
+		{name: "number over limit", body: `[1,1234567]`, lim: Limits{MaxNumberBytes: 6}, kind: TooLarge, offset: 3},
+		{name: "number exponent counts", body: `{"n":1e999999}`, lim: Limits{MaxNumberBytes: 400}, kind: TooLarge, offset: 5},
+		{name: "negative exponent counts", body: `1E-401`, lim: Limits{MaxNumberBytes: 400}, kind: TooLarge, offset: 0},
+		{name: "float64 extremes fit", body: `[-1.7976931348623157e308,5e-324,4.9406564584124654e-324]`, lim: Limits{MaxNumberBytes: 400}},
+		{name: "huge exponent saturates", body: `1e99999999999999999999999999999`, lim: Limits{MaxNumberBytes: 400}, kind: TooLarge, offset: 0},
 		{name: "members counted per container", body: `[[1,2],[3,4],{"a":[5,6]}]`, lim: Limits{MaxMembers: 3}},
 	}
 	for _, tc := range tests {
@@ -145,7 +151,7 @@ func TestErrorMessage(t *testing.T) {
 }
 
 func TestCheckAllocs(t *testing.T) {
-	lim := Limits{MaxStringBytes: 4096, MaxMembers: 1000}
+	lim := Limits{MaxStringBytes: 4096, MaxMembers: 1000, MaxNumberBytes: 400}
 	deep := []byte(strings.Repeat(`[{"a":`, 32) + "1" + strings.Repeat("}]", 32))
 	for name, body := range map[string][]byte{"webhook": webhookBody, "depth 64": deep} {
 		if n := testing.AllocsPerRun(100, func() {

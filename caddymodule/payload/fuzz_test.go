@@ -27,7 +27,7 @@ func FuzzCheck(f *testing.F) {
 			assertError(t, err, body)
 		}
 		// Tight limits only add TooDeep and TooLarge; any other verdict is real.
-		err = Check(body, Limits{MaxDepth: 2, MaxStringBytes: 4, MaxMembers: 2})
+		err = Check(body, Limits{MaxDepth: 2, MaxStringBytes: 4, MaxMembers: 2, MaxNumberBytes: 4})
 		if err == nil && !want {
 			t.Fatalf("Check() with limits accepted an invalid body")
 		}

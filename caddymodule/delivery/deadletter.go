@@ -1,0 +1,265 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+// ErrNotFound is returned for a dead letter that does not exist.
+var ErrNotFound = errors.New("dead letter not found")
+
+// Dead-letter reasons.
+const (
+	ReasonMaxAttempts  = "max_attempts"
+	ReasonMaxAge       = "max_age"
+	ReasonDeadLetterOn = "dead_letter_on"
+	ReasonQuarantine   = "quarantine"
+	ReasonUndecodable  = "undecodable"
+)
+
+// maxListed caps DeadLetters' limit.
+const maxListed = 1000
+
+// DeadLetter is an event that will not be delivered unless it is replayed.
+type DeadLetter struct {
+	ID, Vendor, Type, Key string
+	// Reason is one of the Reason* values.
+	Reason string
+	// ReceivedAt is when the gateway received the event; DeadAt when it gave up on it.
+	ReceivedAt, DeadAt time.Time
+	// Attempts is the number of delivery attempts made.
+	Attempts int
+	// LastStatus is the application's last status, 0 if it never answered.
+	LastStatus int
+	// LastError describes the last failure (no bodies, no secrets).
+	LastError string
+	// ContentType and Body are the original request's; Body is set only by Route.DeadLetter.
+	ContentType string
+	Body        []byte
+}
+
+// failure describes why an event is dead-lettered.
+type failure struct {
+	reason   string
+	status   int
+	err      error
+	attempts int
+	latency  time.Duration
+}
+
+// deadLetter moves msg to the dead letters and settles it. If the dead-letter stream cannot take
+// it, the message is retried later.
+func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	h := make(nats.Header, len(msg.Headers())+8)
+	for k, vs := range msg.Headers() {
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = vs
+		}
+	}
+	src := "s" + strconv.FormatUint(md.Sequence.Stream, 10)
+	id := first(h, hdrID)
+	if validToken("event id", id) != nil {
+		id = src
+	}
+	if !replay {
+		h[hdrKeyHash] = []string{strings.TrimPrefix(msg.Subject(), r.evPfx)}
+	}
+	id, err := r.publishDeadLetter(ctx, id, src, h, msg.Data(), f)
+	if err != nil {
+		st.obs.Attempt(r.route, ResultError, f.status, f.latency)
+		st.log.Error("dead letter failed", zap.String("route", r.route), zap.String("id", id), zap.Error(err))
+		_ = msg.NakWithDelay(finalRetry)
+		return
+	}
+	if f.reason != ReasonUndecodable {
+		st.obs.Attempt(r.route, ResultDeadLetter, f.status, f.latency)
+	}
+	st.obs.DeadLettered(r.route)
+	st.log.Error("delivery dead-lettered", zap.String("route", r.route), zap.String("id", id),
+		zap.String("reason", f.reason), zap.Int("attempt", f.attempts), zap.Int("status", f.status), zap.Error(f.err))
+	r.complete(st, msg, md, replay)
+}
+
+// publishDeadLetter stores a dead letter under its event ID, once per source message: when the
+// same message is dead-lettered again (a redelivery after a crash), the existing record stays.
+// If another event already holds the ID, the record gets the ID "<id>-<src>". It returns the
+// dead letter's ID.
+func (r *Route) publishDeadLetter(ctx context.Context, id, src string, h nats.Header, body []byte, f failure) (string, error) {
+	h[hdrReason] = []string{f.reason}
+	h[hdrDeadAt] = []string{r.now().UTC().Format(time.RFC3339Nano)}
+	h[hdrAttempts] = []string{strconv.Itoa(f.attempts)}
+	h[hdrLastStatus] = []string{strconv.Itoa(f.status)}
+	h[hdrSource] = []string{src}
+	if f.err != nil {
+		h[hdrLastError] = []string{headerSafe(f.err.Error())}
+	}
+	for _, token := range []string{id, id + "-" + src} {
+		h[hdrID] = []string{token}
+		h[hdrExpectSubjSeq] = []string{"0"}
+		_, err := r.s.js.PublishMsg(ctx, &nats.Msg{Subject: r.dlPfx + token, Header: h, Data: body})
+		if err == nil {
+			return token, nil
+		}
+		if !isWrongLastSeq(err) {
+			return token, err
+		}
+		old, err := r.dl.GetLastMsgForSubject(ctx, r.dlPfx+token)
+		if err != nil && !isNotFound(err) {
+			return token, err
+		}
+		if err == nil && first(old.Header, hdrSource) == src {
+			return token, nil
+		}
+	}
+	return id, errors.New("dead letter id in use")
+}
+
+// Quarantine stores ev with the dead letters without delivering it (on_invalid quarantine):
+// reason says why it was refused, in words fit for the admin API (no body, no secret). It returns
+// only after the store acknowledged it.
+func (r *Route) Quarantine(ctx context.Context, ev *Event, reason string) error {
+	if ev == nil {
+		return errors.New("nil event")
+	}
+	if ev.ID == "" {
+		ev.ID = NewID()
+	} else if err := validToken("event id", ev.ID); err != nil {
+		return err
+	}
+	if ev.ReceivedAt.IsZero() {
+		ev.ReceivedAt = r.now()
+	}
+	src := "q" + NewID()
+	f := failure{reason: ReasonQuarantine, err: errors.New(reason)}
+	if _, err := r.publishDeadLetter(ctx, ev.ID, src, encodeEvent(ev, 8), ev.Body, f); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	r.set.Load().obs.DeadLettered(r.route)
+	return nil
+}
+
+// DeadLetters lists up to limit dead letters (default 100, at most 1000), oldest first, without
+// their bodies.
+func (r *Route) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, maxListed)
+	info, err := r.dl.Info(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	n := int(min(uint64(limit), info.State.Msgs))
+	if n == 0 {
+		return []DeadLetter{}, nil
+	}
+	c, err := r.dl.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	batch, err := c.FetchNoWait(n)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	out := make([]DeadLetter, 0, n)
+	for msg := range batch.Messages() {
+		out = append(out, parseDeadLetter(msg.Headers(), nil))
+	}
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+		return out, fmt.Errorf("store: %w", err)
+	}
+	return out, nil
+}
+
+// DeadLetter returns one dead letter with its body.
+func (r *Route) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
+	m, err := r.getDeadLetter(ctx, id)
+	if err != nil {
+		return DeadLetter{}, err
+	}
+	return parseDeadLetter(m.Header, m.Data), nil
+}
+
+func (r *Route) getDeadLetter(ctx context.Context, id string) (*jetstream.RawStreamMsg, error) {
+	if err := validTokenN("dead letter id", id, maxDeadToken); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	m, err := r.dl.GetLastMsgForSubject(ctx, r.dlPfx+id)
+	if isNotFound(err) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return m, nil
+}
+
+// Replay queues a dead letter for delivery again, with fresh attempts and a fresh MaxAge, then
+// removes it from the dead letters. The replayed event is not subject to the dedup window.
+func (r *Route) Replay(ctx context.Context, id string) error {
+	m, err := r.getDeadLetter(ctx, id)
+	if err != nil {
+		return err
+	}
+	h := make(nats.Header, len(m.Header)+1)
+	for k, vs := range m.Header {
+		switch k {
+		case hdrReason, hdrDeadAt, hdrAttempts, hdrLastStatus, hdrLastError, hdrKeyHash, hdrSource:
+			continue
+		}
+		if !strings.HasPrefix(k, "Nats-") {
+			h[k] = vs
+		}
+	}
+	rp := &nats.Msg{Subject: r.rpPfx + id, Header: h, Data: m.Data}
+	if _, err := r.s.js.PublishMsg(ctx, rp, jetstream.WithMsgID("replay-"+id+"-"+strconv.FormatUint(m.Sequence, 10))); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := r.dl.DeleteMsg(ctx, m.Sequence); err != nil && !isNotFound(err) {
+		return fmt.Errorf("store: event queued, but the dead letter was not removed: %w", err)
+	}
+	return nil
+}
+
+// DeleteDeadLetter removes a dead letter for good.
+func (r *Route) DeleteDeadLetter(ctx context.Context, id string) error {
+	m, err := r.getDeadLetter(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := r.dl.DeleteMsg(ctx, m.Sequence); err != nil {
+		if isNotFound(err) {
+			return ErrNotFound
+		}
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+func parseDeadLetter(h nats.Header, body []byte) DeadLetter {
+	d := DeadLetter{
+		ID:          first(h, hdrID),
+		Vendor:      first(h, hdrVendor),
+		Type:        first(h, hdrType),
+		Key:         first(h, hdrKey),
+		Reason:      first(h, hdrReason),
+		Attempts:    atoiHeader(h, hdrAttempts),
+		LastStatus:  atoiHeader(h, hdrLastStatus),
+		LastError:   first(h, hdrLastError),
+		ContentType: first(h, hdrContentType),
+		Body:        body,
+	}
+	d.ReceivedAt, _ = time.Parse(time.RFC3339Nano, first(h, hdrReceived))
+	d.DeadAt, _ = time.Parse(time.RFC3339Nano, first(h, hdrDeadAt))
+	return d
+}

@@ -1,0 +1,128 @@
+package delivery
+
+import (
+	"errors"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestDeadLetterAdmin(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	var healthy atomic.Bool
+	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+		if healthy.Load() {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusInternalServerError)
+	})
+	p := policy(up.URL)
+	p.MaxAttempts = 1
+	r := newRoute(t, s, RouteConfig{Forward: p})
+	r.Start()
+	ids := []string{"01JDLA00000000000000000001", "01JDLA00000000000000000002", "01JDLA00000000000000000003"}
+	for i, id := range ids {
+		if _, err := r.Accept(testCtx(t), "k"+id[len(id)-1:], event(id)); err != nil {
+			t.Fatalf("accept %d: %v", i, err)
+		}
+	}
+	waitFor(t, 10*time.Second, "three dead letters", func() bool {
+		st, err := r.Stats(testCtx(t))
+		return err == nil && st.Dead == 3 && st.Pending == 0
+	})
+	quarantined := event("01JDLA00000000000000000004")
+	if err := r.Quarantine(testCtx(t), quarantined, "schema: /status is required"); err != nil {
+		t.Fatalf("quarantine: %v", err)
+	}
+
+	t.Run("list", func(t *testing.T) {
+		list, err := r.DeadLetters(testCtx(t), 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) != 4 {
+			t.Fatalf("listed %d dead letters, want 4", len(list))
+		}
+		for _, d := range list {
+			if d.Body != nil {
+				t.Errorf("list carries the body of %s", d.ID)
+			}
+		}
+		if l, _ := r.DeadLetters(testCtx(t), 2); len(l) != 2 {
+			t.Errorf("limit 2 listed %d", len(l))
+		}
+	})
+	t.Run("show", func(t *testing.T) {
+		d, err := r.DeadLetter(testCtx(t), ids[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Reason != ReasonMaxAttempts || d.Attempts != 1 || d.LastStatus != 500 || d.LastError == "" ||
+			d.Vendor != "incode" || d.Type != "onboarding.completed" || d.Key != "key-"+ids[0] ||
+			d.ContentType != "application/json" || string(d.Body) != string(event(ids[0]).Body) || d.DeadAt.IsZero() || d.ReceivedAt.IsZero() {
+			t.Fatalf("dead letter = %+v", d)
+		}
+		q, err := r.DeadLetter(testCtx(t), quarantined.ID)
+		if err != nil || q.Reason != ReasonQuarantine || q.LastError != "schema: /status is required" {
+			t.Fatalf("quarantined = %+v, %v", q, err)
+		}
+		if _, err := r.DeadLetter(testCtx(t), "01JDLA0000000000000000000X"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("unknown id: %v", err)
+		}
+		if _, err := r.DeadLetter(testCtx(t), "../etc"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("bad id: %v", err)
+		}
+	})
+	t.Run("replay", func(t *testing.T) {
+		healthy.Store(true)
+		before := up.count()
+		if err := r.Replay(testCtx(t), ids[1]); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 10*time.Second, "the replayed delivery", func() bool { return up.count() == before+1 })
+		h := up.get()[before]
+		if h.header.Get(HeaderID) != ids[1] || h.header.Get(HeaderAttempt) != "1" {
+			t.Fatalf("replay delivered id %s attempt %s", h.header.Get(HeaderID), h.header.Get(HeaderAttempt))
+		}
+		if _, err := r.DeadLetter(testCtx(t), ids[1]); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("replayed dead letter still listed: %v", err)
+		}
+		settled(t, r, 10*time.Second)
+		if err := r.Replay(testCtx(t), ids[1]); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second replay: %v", err)
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		if err := r.DeleteDeadLetter(testCtx(t), ids[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.DeleteDeadLetter(testCtx(t), ids[2]); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		st, err := r.Stats(testCtx(t))
+		if err != nil || st.Dead != 2 {
+			t.Fatalf("stats after replay and delete = %+v, %v", st, err)
+		}
+	})
+}
+
+func TestDeadLetterIDInUse(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	for range 2 {
+		if err := r.Quarantine(testCtx(t), event("01JDUP00000000000000000001"), "invalid"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := r.DeadLetters(testCtx(t), 10)
+	if err != nil || len(list) != 2 || list[0].ID == list[1].ID {
+		t.Fatalf("two events with one id: %+v, %v", list, err)
+	}
+	for _, d := range list {
+		if _, err := r.DeadLetter(testCtx(t), d.ID); err != nil {
+			t.Fatalf("show %s: %v", d.ID, err)
+		}
+	}
+}

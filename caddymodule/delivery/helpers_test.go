@@ -1,0 +1,156 @@
+package delivery
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// openStore opens an embedded store in dir and closes it when the test ends.
+func openStore(t testing.TB, dir string) *Store {
+	t.Helper()
+	s, err := Open(StoreConfig{Dir: dir, ReadyTimeout: 20 * time.Second}, zap.NewNop())
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// newRoute creates a route on s; clock, if not nil, replaces the route's clock.
+func newRoute(t testing.TB, s *Store, cfg RouteConfig) *Route {
+	t.Helper()
+	if cfg.Name == "" {
+		cfg.Name = "test"
+	}
+	r, err := s.Route(cfg)
+	if err != nil {
+		t.Fatalf("route: %v", err)
+	}
+	t.Cleanup(func() { _ = r.Stop(time.Second) })
+	return r
+}
+
+// fakeClock is a clock that runs with real time plus an adjustable offset.
+type fakeClock struct{ offset atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *fakeClock) advance(d time.Duration) { c.offset.Add(int64(d)) }
+func fixedRand(v int64) func(int64) int64    { return func(n int64) int64 { return min(v, n-1) } }
+func testCtx(t testing.TB) context.Context   { return t.Context() }
+func policy(url string) *Policy {
+	return &Policy{URL: url, BackoffMin: 20 * time.Millisecond, BackoffMax: 50 * time.Millisecond}
+}
+func event(id string) *Event {
+	return &Event{ID: id, Vendor: "incode", Type: "onboarding.completed", Key: "key-" + id, ContentType: "application/json", Body: []byte(`{"id":"` + id + `"}`)}
+}
+
+// hit is one request seen by an upstream.
+type hit struct {
+	at     time.Time
+	header http.Header
+	body   []byte
+}
+
+// upstream is an httptest.Server on 127.0.0.1 that records requests and answers with respond.
+type upstream struct {
+	*httptest.Server
+	mu      sync.Mutex
+	hits    []hit
+	respond func(w http.ResponseWriter, r *http.Request, n int) // n is the 1-based request count
+}
+
+func newUpstream(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *upstream {
+	t.Helper()
+	u := &upstream{respond: respond}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.hits = append(u.hits, hit{at: time.Now(), header: r.Header.Clone(), body: body})
+		n := len(u.hits)
+		u.mu.Unlock()
+		if u.respond != nil {
+			u.respond(w, r, n)
+		}
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.hits)
+}
+
+func (u *upstream) get() []hit {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]hit(nil), u.hits...)
+}
+
+func status(code int) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(code) }
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// settled waits until the route has nothing pending (all events delivered or dead).
+func settled(t testing.TB, r *Route, within time.Duration) {
+	t.Helper()
+	waitFor(t, within, "an empty queue", func() bool {
+		st, err := r.Stats(context.Background())
+		return err == nil && st.Pending == 0 && st.InFlight == 0
+	})
+}
+
+// recorder is an Observer that counts results.
+type recorder struct {
+	mu      sync.Mutex
+	results map[string]int
+	dead    int
+}
+
+func (o *recorder) Attempt(_, result string, _ int, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.results == nil {
+		o.results = make(map[string]int)
+	}
+	o.results[result]++
+}
+
+func (o *recorder) DeadLettered(string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.dead++
+}
+
+func (o *recorder) deadCount() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dead
+}
+
+func (o *recorder) get(result string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.results[result]
+}

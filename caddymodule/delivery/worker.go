@@ -1,0 +1,344 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+)
+
+const (
+	fetchWait  = 2 * time.Second  // longest pull request; bounds how late a Stop is noticed
+	abortWait  = 5 * time.Second  // after a drain timed out, wait this long for cancelled attempts
+	maxPause   = 30 * time.Second // longest pause after a store error in the fetch loop
+	gateNakFor = time.Minute      // redelivery delay of events found while in gate mode
+	finalRetry = time.Second      // redelivery delay when bookkeeping after an attempt failed
+)
+
+// Start starts the route's delivery workers. They run under the route's own context, which only
+// Stop cancels, and idle while the route is in gate mode. Start on a running route does nothing.
+func (r *Route) Start() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.running {
+		return
+	}
+	r.running = true
+	fetchCtx, stopFetch := context.WithCancel(context.Background())
+	workCtx, stopWork := context.WithCancel(context.Background())
+	r.stopFetch, r.stopWork = stopFetch, stopWork
+	done := make(chan struct{})
+	r.supervisor = done
+	r.s.register(r, true)
+	go func() {
+		defer close(done)
+		r.supervise(fetchCtx, workCtx)
+	}()
+}
+
+// Stop stops fetching events and waits up to drain for the attempts in flight. When the drain
+// times out, the remaining attempts are cancelled and their events handed back to the queue
+// unacknowledged: this process (after a restart) or another replica delivers them later, so
+// nothing stored is lost. Stop returns an error only when the drain timed out.
+func (r *Route) Stop(drain time.Duration) error {
+	r.mu.Lock()
+	if !r.running {
+		r.mu.Unlock()
+		return nil
+	}
+	r.running = false
+	stopFetch, stopWork, sup := r.stopFetch, r.stopWork, r.supervisor
+	r.mu.Unlock()
+	defer r.s.register(r, false)
+
+	stopFetch()
+	<-sup
+	idle := make(chan struct{})
+	go func() {
+		r.workers.Wait()
+		close(idle)
+	}()
+	timer := time.NewTimer(max(drain, 0))
+	defer timer.Stop()
+	select {
+	case <-idle:
+		stopWork()
+		return nil
+	case <-timer.C:
+	}
+	n := r.inflight.Load()
+	stopWork()
+	select {
+	case <-idle:
+	case <-time.After(abortWait):
+	}
+	r.logger().Warn("delivery drain timed out", zap.String("route", r.route), zap.Int64("in_flight", n))
+	return fmt.Errorf("route %s: drain timed out with %d deliveries in flight; they will be redelivered", r.route, n)
+}
+
+func (r *Route) logger() *zap.Logger { return r.set.Load().log }
+
+// supervise is the fetch loop: it keeps at most Concurrency events in flight.
+func (r *Route) supervise(fetchCtx, workCtx context.Context) {
+	var cons jetstream.Consumer
+	var consAckWait, pause time.Duration
+	for fetchCtx.Err() == nil {
+		if pause > 0 && !sleepCtx(fetchCtx, pause) {
+			return
+		}
+		st := r.set.Load()
+		if st.fwd == nil {
+			select {
+			case <-r.updated:
+			case <-fetchCtx.Done():
+			}
+			continue
+		}
+		if cons == nil || consAckWait != st.ackWait {
+			ctx, cancel := context.WithTimeout(fetchCtx, apiTimeout)
+			c, err := r.ensureConsumer(ctx, st)
+			cancel()
+			if err != nil {
+				if fetchCtx.Err() == nil {
+					st.log.Warn("delivery consumer unavailable", zap.String("route", r.route), zap.Error(err))
+				}
+				pause = nextPause(pause)
+				continue
+			}
+			cons, consAckWait = c, st.ackWait
+		}
+		free := st.fwd.Concurrency - int(r.inflight.Load())
+		if free <= 0 {
+			select {
+			case <-r.freed:
+			case <-r.updated:
+			case <-fetchCtx.Done():
+			}
+			continue
+		}
+		ctx, cancel := context.WithTimeout(fetchCtx, fetchWait)
+		started, got := time.Now(), 0
+		batch, err := cons.Fetch(free, jetstream.FetchContext(ctx))
+		if err == nil {
+			for msg := range batch.Messages() {
+				got++
+				if fetchCtx.Err() != nil {
+					requeue(msg)
+					continue
+				}
+				r.inflight.Add(1)
+				r.workers.Add(1)
+				go r.handle(workCtx, msg)
+			}
+			err = batch.Error()
+		}
+		cancel()
+		if err != nil && fetchCtx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
+			st.log.Warn("delivery fetch failed", zap.String("route", r.route), zap.Error(err))
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				cons = nil
+			}
+			pause = nextPause(pause)
+			continue
+		}
+		if got == 0 && time.Since(started) < fetchWait/20 {
+			pause = fetchWait / 20 // an empty answer came back at once: do not spin
+			continue
+		}
+		pause = 0
+	}
+}
+
+func nextPause(p time.Duration) time.Duration {
+	if p == 0 {
+		return 100 * time.Millisecond
+	}
+	return min(2*p, maxPause)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (r *Route) release() {
+	r.inflight.Add(-1)
+	r.workers.Done()
+	select {
+	case r.freed <- struct{}{}:
+	default:
+	}
+}
+
+// handle runs one delivery attempt of msg and settles it: ack (success), nak with a delay
+// (retry), or dead letter.
+func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
+	defer r.release()
+	md, err := msg.Metadata()
+	if err != nil {
+		_ = msg.Term()
+		return
+	}
+	h := msg.Headers()
+	if first(h, hdrMark) != "" {
+		_ = msg.Ack() // a dedup marker, nothing to deliver
+		return
+	}
+	st := r.set.Load()
+	replay := strings.HasPrefix(msg.Subject(), r.rpPfx)
+	if _, ok := r.finalizing.Load(md.Sequence.Stream); ok {
+		r.complete(st, msg, md, replay)
+		return
+	}
+	ev, err := decodeEvent(h, msg.Data())
+	if err != nil {
+		r.deadLetter(st, msg, md, replay, failure{reason: ReasonUndecodable, err: err})
+		return
+	}
+	if st.fwd == nil {
+		_ = msg.NakWithDelay(gateNakFor)
+		return
+	}
+	hb := startHeartbeat(msg, st.ackWait/3)
+	if err := r.limiter.Wait(ctx); err != nil {
+		hb.stop()
+		requeue(msg)
+		return
+	}
+	attempt := int(md.NumDelivered)
+	res := forward(ctx, st.client, st.fwd, ev, attempt, r.now)
+	hb.stop()
+	if !res.ok() && ctx.Err() != nil {
+		requeue(msg) // stopped mid-attempt
+		return
+	}
+	if res.ok() {
+		st.obs.Attempt(r.route, ResultSuccess, res.status, res.latency)
+		if ce := st.log.Check(zap.DebugLevel, "delivered"); ce != nil {
+			ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
+				zap.Int("status", res.status), zap.Duration("latency", res.latency))
+		}
+		r.complete(st, msg, md, replay)
+		return
+	}
+	now := r.now()
+	deadline := md.Timestamp.Add(st.fwd.MaxAge)
+	f := failure{status: res.status, err: res.err, attempts: attempt, latency: res.latency}
+	switch {
+	case st.dlOn[res.status]:
+		f.reason = ReasonDeadLetterOn
+	case attempt >= st.fwd.MaxAttempts:
+		f.reason = ReasonMaxAttempts
+	case !now.Before(deadline):
+		f.reason = ReasonMaxAge
+	}
+	if f.reason != "" {
+		r.deadLetter(st, msg, md, replay, f)
+		return
+	}
+	delay := retryDelay(st.fwd, attempt, res.retryAfter, res.hasRetryAfter, r.rnd, now, deadline)
+	st.obs.Attempt(r.route, ResultRetry, res.status, res.latency)
+	if ce := st.log.Check(zap.InfoLevel, "delivery failed"); ce != nil {
+		ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
+			zap.Int("status", res.status), zap.Error(res.err), zap.Duration("retry_in", delay))
+	}
+	_ = msg.NakWithDelay(delay)
+}
+
+// complete records that msg needs no more delivery: an event is replaced by its dedup marker
+// (which expires with the window), a replay is deleted; then the message is acked. If the store
+// cannot take the marker, the message is kept and retried without calling the application again
+// while this process runs.
+func (r *Route) complete(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	defer cancel()
+	seq := md.Sequence.Stream
+	var err error
+	if replay {
+		if err = r.ev.DeleteMsg(ctx, seq); isNotFound(err) {
+			err = nil
+		}
+	} else {
+		m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
+		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
+		if _, err = r.s.js.PublishMsg(ctx, m); isWrongLastSeq(err) {
+			err = nil // the key's subject has moved on; this event is gone already
+		}
+	}
+	if err != nil {
+		r.finalizing.Store(seq, struct{}{})
+		st.log.Error("delivery bookkeeping failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+		_ = msg.NakWithDelay(finalRetry)
+		return false
+	}
+	r.finalizing.Delete(seq)
+	if err := msg.DoubleAck(ctx); err != nil {
+		// The message is no longer in the stream, so a redelivery is dropped by the server.
+		st.log.Debug("delivery ack failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+	}
+	return true
+}
+
+// requeue hands msg back for immediate redelivery. A plain Nak only queues it in the server's
+// memory, so after a restart it would wait for the whole AckWait; a Nak with a (tiny) delay
+// rewrites the delivery time in the consumer's stored state.
+func requeue(msg jetstream.Msg) {
+	_ = msg.NakWithDelay(time.Millisecond)
+}
+
+func isNotFound(err error) bool {
+	if err == nil {
+		return false
+	}
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeMessageNotFound
+}
+
+// heartbeat sends InProgress for a message every interval until stopped, so that waiting for the
+// rate limiter or a slow application never lets the ack deadline pass.
+type heartbeat struct {
+	mu      sync.Mutex
+	t       *time.Timer
+	stopped bool
+}
+
+func startHeartbeat(msg jetstream.Msg, every time.Duration) *heartbeat {
+	hb := &heartbeat{}
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	hb.t = time.AfterFunc(every, func() {
+		hb.mu.Lock()
+		defer hb.mu.Unlock()
+		if hb.stopped {
+			return
+		}
+		_ = msg.InProgress()
+		hb.t.Reset(every)
+	})
+	return hb
+}
+
+// stop stops the heartbeat; no InProgress is sent after it returns (one sent later would undo
+// the delay of a NakWithDelay).
+func (hb *heartbeat) stop() {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	hb.stopped = true
+	hb.t.Stop()
+}

@@ -1,0 +1,206 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/caddytest"
+)
+
+// The in-process Caddy of caddytest listens here.
+const (
+	gatewayBase = "http://localhost:9080"
+	adminBase   = "http://localhost:2999"
+)
+
+// globalOptions are the caddytest globals every config starts with.
+const globalOptions = `
+	skip_install_trust
+	admin localhost:2999
+	http_port 9080
+	https_port 9443
+	grace_period 1ns
+`
+
+// upstream is a real HTTP application on loopback that records what it gets.
+type upstream struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []recorded
+	status   func(n int, r *http.Request) int // status for the n-th request (1-based)
+	delay    time.Duration
+}
+
+type recorded struct {
+	Header http.Header
+	Body   []byte
+	Path   string
+}
+
+func newUpstream(t *testing.T) *upstream {
+	t.Helper()
+	u := &upstream{}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		u.mu.Lock()
+		u.requests = append(u.requests, recorded{Header: r.Header.Clone(), Body: body, Path: r.URL.Path})
+		n := len(u.requests)
+		status, delay := http.StatusOK, u.delay
+		if u.status != nil {
+			status = u.status(n, r)
+		}
+		u.mu.Unlock()
+		if delay > 0 {
+			time.Sleep(delay)
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) count() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return len(u.requests)
+}
+
+func (u *upstream) received() []recorded {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]recorded(nil), u.requests...)
+}
+
+func (u *upstream) setStatus(f func(n int, r *http.Request) int) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.status = f
+}
+
+// hostPort is the upstream's address for reverse_proxy.
+func (u *upstream) hostPort() string {
+	return strings.TrimPrefix(u.URL, "http://")
+}
+
+// startCaddy loads a Caddyfile site block (the globals are added) into the
+// in-process Caddy.
+func startCaddy(t *testing.T, globalExtra, sites string) *caddytest.Tester {
+	t.Helper()
+	setTestEnv(t)
+	tester := caddytest.NewTester(t)
+	tester.InitServer("{"+globalOptions+globalExtra+"\n}\n"+sites, "caddyfile")
+	return tester
+}
+
+// storeOption keeps the embedded store of one test in its own directory.
+func storeOption(t *testing.T) string {
+	t.Helper()
+	return "\twebhook_gateway {\n\t\tstore embedded " + filepath.Join(t.TempDir(), "store") + "\n\t\tdrain_timeout 1s\n\t}\n"
+}
+
+// post sends a webhook to the gateway.
+func post(t *testing.T, client *http.Client, path string, headers map[string]string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, gatewayBase+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range headers {
+		if v == "" {
+			req.Header.Del(k)
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	if client == nil {
+		client = loopbackClient("127.0.0.1")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+// loopbackClient dials the gateway from the given local loopback address, so a
+// test can be a sender from 127.0.0.2.
+func loopbackClient(localIP string) *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}}
+	return &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return dialer.DialContext(ctx, network, "127.0.0.1:9080")
+			},
+			MaxIdleConnsPerHost: 64,
+		},
+	}
+}
+
+// fixture reads a vendor fixture from the schemas test data.
+func fixture(t *testing.T, rel string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "schemas", "testdata", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// problemBody decodes an RFC 9457 answer.
+type problemBody struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+	Errors []struct {
+		Path    string `json:"path"`
+		Message string `json:"message"`
+	} `json:"errors"`
+}
+
+func expectProblem(t *testing.T, resp *http.Response, body []byte, status int, code string) problemBody {
+	t.Helper()
+	if resp.StatusCode != status {
+		t.Fatalf("status %d, want %d; body %s", resp.StatusCode, status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problemBody
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("problem body %s: %v", body, err)
+	}
+	if p.Status != status || p.Code != code {
+		t.Fatalf("problem %+v, want status %d code %s", p, status, code)
+	}
+	return p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %v waiting for %s", timeout, what)
+}
