@@ -84,7 +84,7 @@ type StoreConfig struct {
 }
 
 // CaddyModule returns the Caddy module information.
-func (App) CaddyModule() caddy.ModuleInfo {
+func (*App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{
 		ID:  "webhook_gateway",
 		New: func() caddy.Module { return new(App) },

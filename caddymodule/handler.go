@@ -138,7 +138,7 @@ type ForwardConfig struct {
 	HeaderUp map[string]string `json:"header_up,omitempty"`
 	// Sign, when set, signs forwarded requests with the Standard Webhooks scheme
 	// (webhook-id, webhook-timestamp, webhook-signature) under this secret
-	// (whsec_<base64> or raw), so the application can verify the gateway sent it.
+	// (whsec_<base64>), so the application can verify the gateway sent it.
 	Sign string `json:"sign,omitempty"`
 }
 

@@ -11,7 +11,7 @@ import (
 
 func init() {
 	caddy.RegisterModule(Handler{})
-	caddy.RegisterModule(App{})
+	caddy.RegisterModule(new(App))
 	caddy.RegisterModule(AdminAPI{})
 	httpcaddyfile.RegisterHandlerDirective("webhook_gateway", parseCaddyfileHandler)
 	// The handler answers the vendor itself (forward mode) or gates the request

@@ -205,7 +205,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	if rerr := done(passed); rerr != nil {
 		h.logger.Error("recording idempotency key failed", zap.String("route", h.Name), zap.Error(rerr))
 	}
-	h.observe(r, start, outcomePassed, sw.status, id, key)
+	h.observe(r, start, outcomePassed, sw.status, id, key, "")
 	return nextErr
 }
 
@@ -214,7 +214,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, start time.Time
 	w.Header().Set("X-Webhook-Id", id)
 	h.writeAck(w)
 	ackSeconds.WithLabelValues(h.Name).Observe(time.Since(start).Seconds())
-	h.observe(r, start, outcome, h.ack.status, id, key)
+	h.observe(r, start, outcome, h.ack.status, id, key, "")
 	return nil
 }
 
@@ -223,7 +223,7 @@ func (h *Handler) duplicate(w http.ResponseWriter, r *http.Request, start time.T
 	w.Header().Set("X-Webhook-Duplicate", "true")
 	h.writeAck(w)
 	duplicatesTotal.WithLabelValues(h.Name, h.vendorTag).Inc()
-	h.observe(r, start, outcomeDuplicate, h.ack.status, "", key)
+	h.observe(r, start, outcomeDuplicate, h.ack.status, "", key, "")
 	return nil
 }
 
@@ -255,12 +255,12 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 	if p.Status == http.StatusServiceUnavailable {
 		outcome = outcomeUnavailable
 	}
-	h.observe(r, start, outcome, p.Status, "", "")
+	h.observe(r, start, outcome, p.Status, "", "", p.Code)
 	return nil
 }
 
 // observe counts the request and writes its one log line (never a body or a secret).
-func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key string) {
+func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key, reason string) {
 	requestsTotal.WithLabelValues(h.Name, h.vendorTag, outcome).Inc()
 	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("webhook_outcome", outcome))
@@ -277,6 +277,7 @@ func (h *Handler) observe(r *http.Request, start time.Time, outcome string, stat
 			zap.Int("status", status),
 			zap.String("id", id),
 			zap.String("idempotency_key", key),
+			zap.String("reason", reason),
 			zap.Duration("duration", time.Since(start)),
 		)
 	}

@@ -16,6 +16,9 @@ import (
 // ErrNotFound is returned for a dead letter that does not exist.
 var ErrNotFound = errors.New("dead letter not found")
 
+// IsNotFound reports whether err means that the dead letter does not exist.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
 // Dead-letter reasons.
 const (
 	ReasonMaxAttempts  = "max_attempts"
@@ -30,20 +33,28 @@ const maxListed = 1000
 
 // DeadLetter is an event that will not be delivered unless it is replayed.
 type DeadLetter struct {
-	ID, Vendor, Type, Key string
+	// ID is the dead letter's ID: the event ID (with a suffix in the rare case that two events
+	// shared an ID).
+	ID     string `json:"id"`
+	Vendor string `json:"vendor,omitempty"`
+	Type   string `json:"type,omitempty"`
+	Key    string `json:"key,omitempty"`
 	// Reason is one of the Reason* values.
-	Reason string
-	// ReceivedAt is when the gateway received the event; DeadAt when it gave up on it.
-	ReceivedAt, DeadAt time.Time
+	Reason string `json:"reason"`
+	// ReceivedAt is when the gateway received the event.
+	ReceivedAt time.Time `json:"received_at"`
+	// DeadAt is when the gateway gave up on it.
+	DeadAt time.Time `json:"dead_at"`
 	// Attempts is the number of delivery attempts made.
-	Attempts int
+	Attempts int `json:"attempts"`
 	// LastStatus is the application's last status, 0 if it never answered.
-	LastStatus int
+	LastStatus int `json:"last_status,omitempty"`
 	// LastError describes the last failure (no bodies, no secrets).
-	LastError string
-	// ContentType and Body are the original request's; Body is set only by Route.DeadLetter.
-	ContentType string
-	Body        []byte
+	LastError string `json:"last_error,omitempty"`
+	// ContentType is the original request's Content-Type.
+	ContentType string `json:"content_type,omitempty"`
+	// Body is the original request body; only Route.DeadLetter sets it.
+	Body []byte `json:"body,omitempty"`
 }
 
 // failure describes why an event is dead-lettered.

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 )
 
 // Headers of the forwarded request (SPEC §5) and of Standard Webhooks signatures.
@@ -98,7 +100,7 @@ func setHeaders(req *http.Request, p *Policy, ev *Event, attempt int, now time.T
 	if p.SignSecret != nil {
 		h.Set(HeaderSignatureID, ev.ID)
 		h.Set(HeaderSignatureTime, strconv.FormatInt(now.Unix(), 10))
-		h.Set(HeaderSignature, SignStandardWebhook(p.SignSecret, ev.ID, now, ev.Body))
+		h.Set(HeaderSignature, auth.SignStandardWebhook(p.SignSecret, ev.ID, now, ev.Body))
 	}
 	req.Header = h
 }

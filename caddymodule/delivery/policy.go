@@ -48,8 +48,9 @@ type Policy struct {
 	// headers and before the X-Webhook-* fields (which cannot be overridden). "Host" sets the
 	// request's Host.
 	HeaderUp http.Header
-	// SignSecret is the raw HMAC key for Standard Webhooks signatures on forwarded requests; nil
-	// means no signature. DecodeSigningSecret turns a "whsec_" secret into this key.
+	// SignSecret is the raw HMAC key for Standard Webhooks signatures on forwarded requests
+	// (auth.SignStandardWebhook); nil means no signature. auth.DecodeStandardWebhookSecret turns a
+	// "whsec_" secret into this key.
 	SignSecret []byte
 }
 

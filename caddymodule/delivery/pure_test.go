@@ -87,18 +87,6 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-func TestSignStandardWebhook(t *testing.T) {
-	// The Standard Webhooks specification's published test vector.
-	key := DecodeSigningSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-	got := SignStandardWebhook(key, "msg_p5jXN8AQM9LWM0D4loKWxJek", time.Unix(1614265330, 0), []byte(`{"test": 2432232314}`))
-	if want := "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="; got != want {
-		t.Fatalf("signature = %s, want %s", got, want)
-	}
-	if string(DecodeSigningSecret("plain")) != "plain" {
-		t.Fatal("a plain secret is not used as is")
-	}
-}
-
 func TestValidRouteName(t *testing.T) {
 	for _, tc := range []struct {
 		name string
