@@ -142,13 +142,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 
 // Validate checks the app config.
 func (a *App) Validate() error {
-	if err := validateStruct(a); err != nil {
-		return err
-	}
-	if a.Store != nil {
-		return validateStruct(a.Store)
-	}
-	return nil
+	return validateStruct(a)
 }
 
 // register records a handler's route; two handlers may not share a name.

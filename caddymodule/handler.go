@@ -335,11 +335,6 @@ func (h *Handler) Validate() error {
 	if h.OnInvalid != "" && h.schema == nil {
 		return errors.New("on_invalid: no schema to validate against (set vendor or schema)")
 	}
-	if h.Forward != nil {
-		if err := validateStruct(h.Forward); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 

@@ -24,7 +24,7 @@ var configValidator = func() *validator.Validate {
 	return v
 }()
 
-// validateStruct runs the tags of one struct (not its nested structs) and
+// validateStruct runs the tags of a config struct (nested ones included) and
 // turns the first failure into one line that names the directive.
 func validateStruct(s any) error {
 	err := configValidator.Struct(s)
@@ -36,7 +36,10 @@ func validateStruct(s any) error {
 		return err
 	}
 	fe := verrs[0]
-	name := fe.Field()
+	// The namespace is "Handler.forward.url": drop the type, keep the path of
+	// JSON keys, which reads as the Caddyfile path "forward url".
+	_, path, _ := strings.Cut(fe.Namespace(), ".")
+	name := strings.ReplaceAll(path, ".", " ")
 	switch fe.Tag() {
 	case "required":
 		return fmt.Errorf("%s: missing value", name)
