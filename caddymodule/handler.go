@@ -2,9 +2,9 @@ package caddymodule
 
 import (
 	"crypto/sha256"
-	"errors"
 	"encoding/hex"
-		"fmt"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"regexp"
