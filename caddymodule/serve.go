@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"mime"
@@ -31,6 +32,11 @@ const (
 	outcomeRejected    = "rejected"
 	outcomeUnavailable = "unavailable"
 )
+
+// storeTimeout bounds each store operation of a request. A store that does not
+// answer in time gets the vendor a 503 well inside its deadline (Attestr
+// allows 5 s), never a 2xx for an event that may not be stored.
+const storeTimeout = 3 * time.Second
 
 // ServeHTTP runs the pipeline of SPEC §3. Cheap checks come first, and nothing
 // reaches the store that an earlier step rejected.
@@ -153,13 +159,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Body:        body,
 	}
 	if quarantine {
-		if err := rt.route.Quarantine(r.Context(), ev, violationText(violations)); err != nil {
+		sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+		defer cancel()
+		if err := rt.route.Quarantine(sctx, ev, violationText(violations)); err != nil {
 			h.logStoreError(err)
 			return h.reject(w, r, start, problemUnavailable)
 		}
 		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
 	}
-	dup, err := rt.route.Accept(r.Context(), keyHash, ev)
+	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	dup, err := rt.route.Accept(sctx, keyHash, ev)
 	if err != nil {
 		h.logStoreError(err)
 		return h.reject(w, r, start, problemUnavailable)
@@ -176,7 +186,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, start time.Time,
 	rt *routeRuntime, body []byte, key, keyHash, eventType string,
 ) error {
-	dup, done, err := rt.tier.Gate(r.Context(), rt.route, keyHash, h.window)
+	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
+	dup, done, err := rt.tier.Gate(sctx, rt.route, keyHash, h.window)
 	if err != nil {
 		h.logStoreError(err)
 		return h.reject(w, r, start, problemUnavailable)
