@@ -175,3 +175,21 @@ func BenchmarkNext(b *testing.B) {
 		_ = g.Next(r)
 	}
 }
+
+// TestIDsUnique checks that scrambling keeps ids unique across bodies and slots.
+func TestIDsUnique(t *testing.T) {
+	seen := make(map[string]bool, 3*3*20000)
+	var b []byte
+	for seq := uint64(1); seq <= 20000; seq++ {
+		ids := IDs{Nonce: 42, Seq: seq}
+		for slot := range uint64(3) {
+			for _, f := range []func([]byte, uint64) []byte{ids.appendUUID, ids.appendOID, ids.appendAID} {
+				b = f(b[:0], slot)
+				if seen[string(b)] {
+					t.Fatalf("id %s repeats (seq %d, slot %d)", b, seq, slot)
+				}
+				seen[string(b)] = true
+			}
+		}
+	}
+}

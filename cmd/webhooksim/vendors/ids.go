@@ -18,9 +18,18 @@ type IDs struct {
 	Seq   uint64
 }
 
+// uniqueBits is the width of the unique part of an id: Seq may count up to 2^54 bodies.
+const uniqueBits = 58
+
 // unique is the per-slot part of an id: Seq with the slot index in its low bits.
 func (ids IDs) unique(slot uint64) uint64 {
 	return ids.Seq<<idSlotBits | slot
+}
+
+// scrambled is unique(slot) multiplied by an odd constant modulo 2^58: a bijection, so
+// ids stay unique, that makes consecutive ids look as random as real ones do.
+func (ids IDs) scrambled(slot uint64) uint64 {
+	return ids.unique(slot) * 0x9e3779b97f4a7c15 & (1<<uniqueBits - 1)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -34,12 +43,11 @@ func appendHex(dst []byte, v uint64, n int) []byte {
 }
 
 // appendUUID appends a UUID in the version 4 layout: the nonce fills the first half
-// (with the version nibble), the unique part the second (with the variant bits, which
-// overwrite bits that stay zero below 2^58 bodies).
+// (with the version nibble), the 58-bit unique part the second (with the variant bits).
 func (ids IDs) appendUUID(dst []byte, slot uint64) []byte {
-	hi, lo := ids.Nonce, ids.unique(slot)
+	hi, lo := ids.Nonce, ids.scrambled(slot)
 	hi = hi&^(0xf<<12) | 0x4<<12
-	lo = lo&^(0xc<<60) | 0x8<<60
+	lo |= 0x8 << 60
 	dst = appendHex(dst, hi>>32, 8)
 	dst = append(dst, '-')
 	dst = appendHex(dst, hi>>16, 4)
@@ -54,7 +62,7 @@ func (ids IDs) appendUUID(dst []byte, slot uint64) []byte {
 // appendOID appends 24 hex digits: 32 bits of the nonce, then the unique part.
 func (ids IDs) appendOID(dst []byte, slot uint64) []byte {
 	dst = appendHex(dst, ids.Nonce>>32, 8)
-	return appendHex(dst, ids.unique(slot), 16)
+	return appendHex(dst, ids.scrambled(slot), 16)
 }
 
 // appendAID appends an 18-character Attestr-style id: "AQ" and the URL-safe base64 of
@@ -62,7 +70,7 @@ func (ids IDs) appendOID(dst []byte, slot uint64) []byte {
 func (ids IDs) appendAID(dst []byte, slot uint64) []byte {
 	var raw [12]byte
 	binary.BigEndian.PutUint32(raw[:4], uint32(ids.Nonce))
-	binary.BigEndian.PutUint64(raw[4:], ids.unique(slot))
+	binary.BigEndian.PutUint64(raw[4:], ids.scrambled(slot))
 	dst = append(dst, 'A', 'Q')
 	return base64.RawURLEncoding.AppendEncode(dst, raw[:])
 }

@@ -1,0 +1,202 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/senderauth"
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
+)
+
+// Target is one endpoint and the events sent to it.
+type Target struct {
+	// URL receives the webhooks.
+	URL string
+	// Gen renders them.
+	Gen *vendors.Generator
+}
+
+// Config describes one load run.
+type Config struct {
+	// Targets are picked uniformly for every new event. At least one.
+	Targets []Target
+	// Client sends the requests; nil means NewClient(Concurrency, Timeout).
+	Client *http.Client
+	// Signer adds credentials; nil sends none.
+	Signer *senderauth.Signer
+	// Concurrency is the number of workers, each with at most one request in flight.
+	Concurrency int
+	// Duration bounds the run. Required.
+	Duration time.Duration
+	// Rate, when > 0, selects open loop: arrivals at Rate per second, spread over the
+	// workers; latency counts from each arrival's intended time.
+	Rate float64
+	// Grace is how long after Duration an open-loop run may go on sending arrivals that
+	// are late; the rest count as Missed. Default: Duration/2, at most 5s.
+	Grace time.Duration
+	// MaxRequests, when > 0, stops the run after that many requests.
+	MaxRequests int64
+	// DupShare is the share (0..1) of requests that re-send an earlier accepted event.
+	DupShare float64
+	// Timeout is the per-request timeout of the default client. Default: 10s.
+	Timeout time.Duration
+	// Seed makes the event choice reproducible; 0 picks one at random.
+	Seed uint64
+}
+
+// recentSize is how many accepted events each worker remembers as duplicate candidates.
+const recentSize = 64
+
+// sent is an accepted event that may be re-sent as a duplicate.
+type sent struct {
+	target int
+	msg    vendors.Message
+}
+
+// Run drives the load and returns its result. It stops at Duration (plus Grace in open
+// loop), at MaxRequests, or when ctx is done, whichever comes first.
+func Run(ctx context.Context, c Config) (*Result, error) {
+	if len(c.Targets) == 0 {
+		return nil, errors.New("no target")
+	}
+	if c.Duration <= 0 {
+		return nil, errors.New("duration must be positive")
+	}
+	if c.DupShare < 0 || c.DupShare >= 1 {
+		return nil, errors.New("duplicate share must be in [0, 1)")
+	}
+	c.Concurrency = max(c.Concurrency, 1)
+	if c.Timeout <= 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Client == nil {
+		c.Client = NewClient(c.Concurrency, c.Timeout)
+	}
+	if c.Grace <= 0 {
+		c.Grace = min(c.Duration/2, 5*time.Second)
+	}
+	seed := c.Seed
+	if seed == 0 {
+		seed = rand.Uint64()
+	}
+	mode := "closed"
+	if c.Rate > 0 {
+		mode = "open"
+	}
+
+	start := time.Now()
+	end := start.Add(c.Duration)
+	ctx, cancel := context.WithDeadline(ctx, end.Add(c.Grace+c.Timeout))
+	defer cancel()
+
+	var tickets atomic.Int64 // requests taken (closed loop) or arrivals taken (open loop)
+	tallies := make([]*tally, c.Concurrency)
+	var wg sync.WaitGroup
+	for w := range c.Concurrency {
+		t := &tally{}
+		tallies[w] = t
+		r := rand.New(rand.NewPCG(seed, uint64(w)))
+		wg.Go(func() {
+			var recent []sent
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			for ctx.Err() == nil {
+				i := tickets.Add(1) - 1
+				if c.MaxRequests > 0 && i >= c.MaxRequests {
+					return
+				}
+				var intended time.Time
+				if c.Rate > 0 {
+					intended = Arrival(start, i, c.Rate)
+					if !intended.Before(end) {
+						return
+					}
+					if d := time.Until(intended); d > 0 {
+						timer.Reset(d)
+						select {
+						case <-timer.C:
+						case <-ctx.Done():
+							return
+						}
+					} else if time.Since(end) > c.Grace {
+						return // late beyond grace: the rest are counted as missed
+					}
+				} else if !time.Now().Before(end) {
+					return
+				}
+				ti, m, dup := next(c, r, recent)
+				if c.Rate <= 0 {
+					intended = time.Now()
+				}
+				a, err := Send(ctx, c.Client, c.Signer, c.Targets[ti].URL, m, false)
+				lat := time.Since(intended)
+				if dup {
+					t.dupSent++
+				}
+				if err != nil && ctx.Err() != nil && a == nil {
+					return // the run was cut off; this request does not count
+				}
+				if err != nil && a == nil {
+					t.record(lat, 0, false, errorKind(err))
+					continue
+				}
+				t.record(lat, a.Status, a.Duplicate(), "")
+				if !dup && a.Status >= 200 && a.Status < 300 && c.DupShare > 0 {
+					recent = remember(recent, sent{ti, m}, r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if c.Rate > 0 {
+		// The run ends at the last intended arrival, not at the last answer: latencies
+		// already carry any lateness.
+		elapsed = max(c.Duration, time.Duration(0))
+	}
+	res := merge(mode, c.Concurrency, c.Rate, elapsed, tallies)
+	if c.Rate > 0 {
+		expected := int64(c.Duration.Seconds() * c.Rate)
+		if c.MaxRequests > 0 {
+			expected = min(expected, c.MaxRequests)
+		}
+		res.Missed = max(expected-res.Requests, 0)
+	}
+	return res, nil
+}
+
+// next picks the message to send: with probability DupShare a remembered accepted event,
+// otherwise a new event for a random target.
+func next(c Config, r *rand.Rand, recent []sent) (int, vendors.Message, bool) {
+	if len(recent) > 0 && c.DupShare > 0 && r.Float64() < c.DupShare {
+		s := recent[r.IntN(len(recent))]
+		return s.target, s.msg, true
+	}
+	ti := 0
+	if len(c.Targets) > 1 {
+		ti = r.IntN(len(c.Targets))
+	}
+	return ti, c.Targets[ti].Gen.Next(r), false
+}
+
+// remember adds s to the bounded set of duplicate candidates, replacing a random one
+// when it is full.
+func remember(recent []sent, s sent, r *rand.Rand) []sent {
+	if len(recent) < recentSize {
+		return append(recent, s)
+	}
+	recent[r.IntN(len(recent))] = s
+	return recent
+}
+
+// Arrival is the intended send time of the i-th arrival (from 0) of an open-loop run at
+// rate per second that started at start. Arrivals are evenly spaced: a constant rate,
+// whatever the answers do.
+func Arrival(start time.Time, i int64, rate float64) time.Time {
+	return start.Add(time.Duration(float64(i) * float64(time.Second) / rate))
+}

@@ -1,0 +1,167 @@
+package loadgen
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/senderauth"
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
+)
+
+// gateway is a stand-in for the gateway: it checks Basic u:p, acks a repeated body with
+// X-Webhook-Duplicate, and sleeps stall(n) before answering the n-th request.
+type gateway struct {
+	mu    sync.Mutex
+	seen  map[string]bool
+	stall func(n int64) time.Duration
+	n     atomic.Int64
+}
+
+func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	n := g.n.Add(1)
+	body, _ := io.ReadAll(r.Body)
+	if g.stall != nil {
+		time.Sleep(g.stall(n))
+	}
+	if r.Header.Get("Authorization") != "Basic dTpw" { // u:p
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	g.mu.Lock()
+	dup := g.seen[string(body)]
+	g.seen[string(body)] = true
+	g.mu.Unlock()
+	if dup {
+		w.Header().Set("X-Webhook-Duplicate", "true")
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+func target(t *testing.T, url string) Target {
+	t.Helper()
+	evs, err := vendors.Select("idwise", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := vendors.NewGenerator(evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Target{URL: url, Gen: g}
+}
+
+func signer(t *testing.T, basic string) *senderauth.Signer {
+	t.Helper()
+	s, err := senderauth.New(senderauth.Config{Basic: basic}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestClosedLoopCountsAndDuplicates(t *testing.T) {
+	g := &gateway{seen: map[string]bool{}}
+	srv := httptest.NewServer(g)
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{
+		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
+		Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 2000 || res.OK != 2000 || res.Errors != 0 {
+		t.Fatalf("requests %d ok %d errors %d, want 2000/2000/0\n%v", res.Requests, res.OK, res.Errors, res)
+	}
+	if res.DuplicatesSent != res.DuplicateAcks || res.DuplicatesSent < 250 || res.DuplicatesSent > 550 {
+		t.Fatalf("duplicates sent %d, acked %d; want about 400 each", res.DuplicatesSent, res.DuplicateAcks)
+	}
+	if g.n.Load() != res.Requests || res.Histogram().Count() != uint64(res.Requests) {
+		t.Fatalf("server saw %d, histogram %d, result %d", g.n.Load(), res.Histogram().Count(), res.Requests)
+	}
+}
+
+func TestErrorsByStatusAndTransport(t *testing.T) {
+	srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
+	defer srv.Close()
+	res, err := Run(context.Background(), Config{
+		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"),
+		Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OK != 0 || res.Statuses["401"] != 50 {
+		t.Fatalf("statuses %v ok %d, want 50×401", res.Statuses, res.OK)
+	}
+	closed := httptest.NewServer(http.NotFoundHandler())
+	url := closed.URL
+	closed.Close()
+	res, err = Run(context.Background(), Config{
+		Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TransportErrors["connection refused"] != 10 || res.Errors != 10 {
+		t.Fatalf("transport errors %v, want 10 connection refused", res.TransportErrors)
+	}
+}
+
+// TestOpenLoopSeesQueueing stalls the server once for 300 ms. A closed-loop client
+// records one slow sample and hides the queue; the open-loop client measures every
+// arrival that was due during the stall from its intended time, so the stall shows up
+// far beyond p99.
+func TestOpenLoopSeesQueueing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	stall := func(n int64) time.Duration {
+		if n == 20 {
+			return 300 * time.Millisecond
+		}
+		return 0
+	}
+	run := func(rate float64) *Result {
+		srv := httptest.NewServer(&gateway{seen: map[string]bool{}, stall: stall})
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
+			Concurrency: 1, Duration: time.Second, Rate: rate,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	open := run(200)
+	closed := run(0)
+	if open.Mode != "open" || open.Requests < 150 || open.Missed > 50 {
+		t.Fatalf("open loop: %v", open)
+	}
+	if p90 := open.Latency.P90; p90 < 50 {
+		t.Errorf("open-loop p90 %.1f ms: the stall's queue is hidden", p90)
+	}
+	if p99 := closed.Latency.P99; p99 > 50 || closed.Latency.Max < 250 {
+		t.Errorf("closed loop p99 %.1f ms, max %.1f ms: want a single slow sample", p99, closed.Latency.Max)
+	}
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	tg := Target{URL: "http://127.0.0.1:1", Gen: nil}
+	for name, c := range map[string]Config{
+		"no target":   {Duration: time.Second},
+		"no duration": {Targets: []Target{tg}},
+		"bad dup":     {Targets: []Target{tg}, Duration: time.Second, DupShare: 1},
+	} {
+		if _, err := Run(context.Background(), c); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+}
