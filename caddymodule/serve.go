@@ -3,6 +3,8 @@ package caddymodule
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"mime"
@@ -129,7 +131,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return repl.GetString(name)
 	}
-	key, _ := h.keys.Render(doc, body, ph)
+	key, ok := h.keys.Render(doc, body, ph)
+	if !ok {
+		// No template resolved (a header or field the sender left out). An empty
+		// key would make every such event a duplicate of the first; the body hash
+		// still drops exact re-sends and nothing else.
+		key = bodyKey(body)
+	}
 	keyHash := dedup.Hash(key)
 	eventType := ""
 	if h.event != nil {
@@ -371,6 +379,12 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriterWrapper.Write(b)
+}
+
+// bodyKey is the fallback idempotency key: the hex SHA-256 of the raw body.
+func bodyKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func violationText(vs []schemas.Violation) string {

@@ -347,3 +347,57 @@ func TestGateModeDedup(t *testing.T) {
 		t.Fatalf("upstream got %d requests, want 3", got)
 	}
 }
+
+// TestKeyTemplateFallback: a custom key from a header the sender left out
+// falls back to the body hash, so different events are not taken for
+// duplicates of each other, while an exact re-send still is.
+func TestKeyTemplateFallback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	up := newUpstream(t)
+	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	webhook_gateway {
+		name custom
+		auth none
+		idempotency_key github:{http.request.header.X-GitHub-Delivery}
+	}
+	reverse_proxy %s
+}
+`, up.hostPort()))
+	send := func(body string, delivery string) (int, bool) {
+		resp, _ := post(t, nil, "/", map[string]string{"X-GitHub-Delivery": delivery}, []byte(body))
+		return resp.StatusCode, resp.Header.Get("X-Webhook-Duplicate") == "true"
+	}
+	tests := []struct {
+		name     string
+		body     string
+		delivery string
+		dup      bool
+		key      string
+	}{
+		{"with header", `{"n":1}`, "d-1", false, "github:d-1"},
+		{"same header again", `{"n":2}`, "d-1", true, ""},
+		{"no header", `{"n":3}`, "", false, "sha256:"},
+		{"no header, other body", `{"n":4}`, "", false, "sha256:"},
+		{"no header, same body", `{"n":4}`, "", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := up.count()
+			status, dup := send(tc.body, tc.delivery)
+			if status != 200 || dup != tc.dup {
+				t.Fatalf("status %d duplicate %v, want 200 duplicate %v", status, dup, tc.dup)
+			}
+			if tc.dup {
+				return
+			}
+			if up.count() != before+1 {
+				t.Fatal("the event did not reach the upstream")
+			}
+			if got := up.received()[before].Header.Get("X-Webhook-Idempotency-Key"); !strings.HasPrefix(got, tc.key) {
+				t.Fatalf("key %q, want prefix %q", got, tc.key)
+			}
+		})
+	}
+}

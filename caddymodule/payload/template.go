@@ -44,8 +44,10 @@ type part struct {
 //     {webhook.json.payload._id|payload.requestId}. When none is found the
 //     template does not resolve.
 //   - {webhook.body_sha256} is the lower-case hex SHA-256 of the raw body.
-//   - Any other {name} is a Caddy placeholder; an unknown one renders empty
-//     and does not stop the template from resolving.
+//   - Any other {name} is a Caddy placeholder. An unknown or empty one stops
+//     the template from resolving, like a missing JSON field: a key built
+//     around a missing delivery-id header ("github:") would otherwise make
+//     every such event a duplicate of the first.
 //
 // As in Caddy, \{ and \} stand for literal braces; a lone } is literal.
 // A Template is immutable and safe for concurrent use.
@@ -165,9 +167,9 @@ func (t *Template) UsesJSON() bool { return t.usesJSON }
 func (t *Template) UsesBody() bool { return t.usesBody }
 
 // Render fills the template from doc (the [Decode]d body), the raw body and
-// ph, which resolves Caddy placeholders (nil: all render empty). It reports
-// false when a {webhook.json.*} placeholder finds nothing or the result is
-// empty; an empty key would make every event a duplicate of the others.
+// ph, which resolves Caddy placeholders (nil: none resolves). It reports
+// false when a {webhook.json.*} or Caddy placeholder finds nothing or the
+// result is empty; an empty key would make every event a duplicate of the others.
 // Render allocates at most the result, and nothing when the template is one
 // JSON or Caddy placeholder alone.
 func (t *Template) Render(doc any, body []byte, ph func(name string) (string, bool)) (string, bool) {
@@ -220,6 +222,9 @@ func (t *Template) render(doc any, body []byte, ph func(string) (string, bool), 
 		case partPlaceholder:
 			if ph != nil {
 				vals[k], _ = ph(p.text)
+			}
+			if vals[k] == "" {
+				return "", false
 			}
 		case partBodySHA256:
 			h.of(body)

@@ -61,7 +61,7 @@ func TestRender(t *testing.T) {
 		{"body sha256 twice", "{webhook.body_sha256}/{webhook.body_sha256}", unico, sha256Hex(unico) + "/" + sha256Hex(unico), true},
 		{"body sha256 alone", "{webhook.body_sha256}", unico, sha256Hex(unico), true},
 		{"caddy placeholder", "{http.request.header.X-Vendor}:{webhook.json.processId}", unico, "acme:9f1c-77", true},
-		{"unknown caddy placeholder is empty", "x{http.request.header.Missing}:{webhook.json.processId}", unico, "x:9f1c-77", true},
+		{"missing caddy placeholder does not resolve", "x{http.request.header.Missing}:{webhook.json.processId}", unico, "", false},
 		{"only empty placeholder does not resolve", "{http.request.header.Missing}", unico, "", false},
 		{"literal only", "static", unico, "static", true},
 		{"escaped braces", `\{x\}:{webhook.json.state}`, unico, "{x}:finished", true},
@@ -88,8 +88,15 @@ func TestRenderNilInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, ok := tpl.Render(nil, nil, nil); ok {
+		t.Fatalf("Render(nil, nil, nil) = %q; a Caddy placeholder without a replacer must not resolve", got)
+	}
+	tpl, err = ParseTemplate("a:{webhook.body_sha256}")
+	if err != nil {
+		t.Fatal(err)
+	}
 	got, ok := tpl.Render(nil, nil, nil)
-	if want := "a::" + sha256Hex(""); !ok || got != want {
+	if want := "a:" + sha256Hex(""); !ok || got != want {
 		t.Fatalf("Render(nil, nil, nil) = %q, %v; want %q", got, ok, want)
 	}
 	tpl, err = ParseTemplate("{webhook.json.a}")
