@@ -64,7 +64,11 @@ func parseAuthLine(d *caddyfile.Dispenser) (auth.Config, error) {
 			return c, d.Errf("auth standard_webhooks: want at least one <secret>")
 		}
 		c.StandardWebhooks = &auth.StandardWebhooksConfig{Secrets: args}
+		once := onceChecker("auth standard_webhooks")
 		for nesting := d.Nesting(); d.NextBlock(nesting); {
+			if err := once(d, d.Val()); err != nil {
+				return c, err
+			}
 			switch d.Val() {
 			case "tolerance":
 				if err := parseStdDuration(d, &c.StandardWebhooks.Tolerance); err != nil {
@@ -85,8 +89,12 @@ func parseAuthLine(d *caddyfile.Dispenser) (auth.Config, error) {
 }
 
 func parseJWTBlock(d *caddyfile.Dispenser, j *auth.JWTConfig) error {
+	once := onceChecker("auth jwt")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
+		if err := once(d, sub); err != nil {
+			return err
+		}
 		var err error
 		switch sub {
 		case "issuer":
@@ -116,8 +124,12 @@ func parseJWTBlock(d *caddyfile.Dispenser, j *auth.JWTConfig) error {
 
 func parseOAuth2Block(d *caddyfile.Dispenser, o *auth.OAuth2Config) error {
 	var single auth.OAuth2Client
+	once := onceChecker("auth oauth2", "client")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
+		if err := once(d, sub); err != nil {
+			return err
+		}
 		var err error
 		switch sub {
 		case "client_id":
@@ -154,8 +166,12 @@ func parseOAuth2Block(d *caddyfile.Dispenser, o *auth.OAuth2Config) error {
 }
 
 func parseHMACBlock(d *caddyfile.Dispenser, c *auth.HMACConfig) error {
+	once := onceChecker("auth hmac", "secret")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
+		if err := once(d, sub); err != nil {
+			return err
+		}
 		var err error
 		switch sub {
 		case "header":
@@ -187,6 +203,24 @@ func parseHMACBlock(d *caddyfile.Dispenser, c *auth.HMACConfig) error {
 		}
 	}
 	return nil
+}
+
+// onceChecker returns a check that rejects a second occurrence of a
+// subdirective in one block, except for the repeatable ones.
+func onceChecker(block string, repeatable ...string) func(d *caddyfile.Dispenser, sub string) error {
+	seen := map[string]bool{}
+	return func(d *caddyfile.Dispenser, sub string) error {
+		for _, r := range repeatable {
+			if sub == r {
+				return nil
+			}
+		}
+		if seen[sub] {
+			return d.Errf("%s: duplicate subdirective '%s'", block, sub)
+		}
+		seen[sub] = true
+		return nil
+	}
 }
 
 // parseArgs reads one or more arguments of the current subdirective.

@@ -2,6 +2,7 @@ package caddymodule
 
 import (
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -113,7 +114,7 @@ func parseRate(s string) (float64, error) {
 		return 0, fmt.Errorf("invalid rate %q (want <n>/<unit>, e.g. 50/s)", s)
 	}
 	count, err := strconv.ParseFloat(n, 64)
-	if err != nil || count <= 0 {
+	if err != nil || !(count > 0) || math.IsInf(count, 0) {
 		return 0, fmt.Errorf("invalid rate %q: count must be a positive number", s)
 	}
 	var per time.Duration

@@ -1,0 +1,696 @@
+package caddymodule
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
+)
+
+// mustJSON renders v for failure messages.
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestHandlerUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  Handler
+	}{
+		{
+			name:  "empty",
+			input: `webhook_gateway`,
+			want:  Handler{},
+		},
+		{
+			name:  "empty block",
+			input: "webhook_gateway {\n}",
+			want:  Handler{},
+		},
+		{
+			name: "every subdirective",
+			input: `webhook_gateway {
+				name kyc_incode
+				vendor incode onboarding_status
+				allow_ips 10.0.0.0/8 192.0.2.7
+				allow_ips 2001:db8::/32
+				auth basic incode {env.SECRET}
+				max_body 256KB
+				schema incode.onboarding_status
+				on_invalid quarantine
+				idempotency_key incode:{webhook.json.interviewId} {webhook.body_sha256}
+				dedup_window 2d
+				ack 202 ` + "`" + `{"ok":true}` + "`" + `
+				forward http://127.0.0.1:3000/incode {
+					timeout 10s
+					max_attempts 5
+					max_age 24h
+					backoff 2s 5m
+					concurrency 4
+					rate 50/s
+					dead_letter_on 400 410
+					header_up X-Source gateway
+					header_up X-Tenant {env.TENANT}
+					sign {env.SIGN}
+				}
+			}`,
+			want: Handler{
+				Name:           "kyc_incode",
+				Vendor:         "incode",
+				Family:         "onboarding_status",
+				AllowIPs:       []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"},
+				Auth:           []auth.Config{{Method: "basic", Username: "incode", Password: "{env.SECRET}"}},
+				MaxBody:        256000,
+				Schema:         "incode.onboarding_status",
+				OnInvalid:      "quarantine",
+				IdempotencyKey: []string{"incode:{webhook.json.interviewId}", "{webhook.body_sha256}"},
+				DedupWindow:    caddy.Duration(48 * time.Hour),
+				Ack:            &AckConfig{Status: 202, Body: `{"ok":true}`},
+				Forward: &ForwardConfig{
+					URL:          "http://127.0.0.1:3000/incode",
+					Timeout:      caddy.Duration(10 * time.Second),
+					MaxAttempts:  5,
+					MaxAge:       caddy.Duration(24 * time.Hour),
+					BackoffMin:   caddy.Duration(2 * time.Second),
+					BackoffMax:   caddy.Duration(5 * time.Minute),
+					Concurrency:  4,
+					Rate:         "50/s",
+					DeadLetterOn: []int{400, 410},
+					HeaderUp:     map[string]string{"X-Source": "gateway", "X-Tenant": "{env.TENANT}"},
+					Sign:         "{env.SIGN}",
+				},
+			},
+		},
+		{
+			name:  "vendor without family, ack without body, reject, max_body in MiB",
+			input: "webhook_gateway {\n vendor idwise\n ack 200\n on_invalid reject\n max_body 1MiB\n}",
+			want:  Handler{Vendor: "idwise", Ack: &AckConfig{Status: 200}, OnInvalid: "reject", MaxBody: 1 << 20},
+		},
+		{
+			name:  "forward without block",
+			input: "webhook_gateway {\n forward https://app.internal/hooks\n}",
+			want:  Handler{Forward: &ForwardConfig{URL: "https://app.internal/hooks"}},
+		},
+		{
+			name:  "auth none",
+			input: "webhook_gateway {\n auth none\n}",
+			want:  Handler{Auth: []auth.Config{{Method: "none"}}},
+		},
+		{
+			name:  "auth basic pair and opaque token",
+			input: "webhook_gateway {\n auth basic user {env.PASS}\n auth basic {env.ATTESTR_TOKEN}\n}",
+			want: Handler{Auth: []auth.Config{
+				{Method: "basic", Username: "user", Password: "{env.PASS}"},
+				{Method: "basic", Password: "{env.ATTESTR_TOKEN}"},
+			}},
+		},
+		{
+			name:  "auth api_key and bearer",
+			input: "webhook_gateway {\n auth api_key X-Api-Key {env.KEY}\n auth bearer {file./run/secrets/token}\n}",
+			want: Handler{Auth: []auth.Config{
+				{Method: "api_key", Header: "X-Api-Key", Value: "{env.KEY}"},
+				{Method: "bearer", Token: "{file./run/secrets/token}"},
+			}},
+		},
+		{
+			name: "auth jwt",
+			input: `webhook_gateway {
+				auth jwt {
+					issuer https://idp.example.com/
+					jwks_url https://idp.example.com/keys
+					audience webhooks other
+					scopes webhooks:write webhooks:read
+					algorithms RS256 ES256
+					leeway 1m
+				}
+			}`,
+			want: Handler{Auth: []auth.Config{{Method: "jwt", JWT: &auth.JWTConfig{
+				Issuer:     "https://idp.example.com/",
+				JWKSURL:    "https://idp.example.com/keys",
+				Audience:   []string{"webhooks", "other"},
+				Scopes:     []string{"webhooks:write", "webhooks:read"},
+				Algorithms: []string{"RS256", "ES256"},
+				Leeway:     time.Minute,
+			}}}},
+		},
+		{
+			name:  "auth jwt with jwks_url only",
+			input: "webhook_gateway {\n auth jwt {\n jwks_url https://idp/keys\n audience a\n }\n}",
+			want:  Handler{Auth: []auth.Config{{Method: "jwt", JWT: &auth.JWTConfig{JWKSURL: "https://idp/keys", Audience: []string{"a"}}}}},
+		},
+		{
+			name: "auth oauth2",
+			input: `webhook_gateway {
+				auth oauth2 {
+					client_id incode
+					client_secret {env.INCODE_SECRET}
+					client unico {env.UNICO_SECRET} {env.UNICO_OLD}
+					client magic {env.ML_SECRET}
+					token_path /oauth/token
+					token_ttl 30m
+					scope webhooks:incode
+					audience kyc
+					signing_secret {env.SIGN_NEW} {env.SIGN_OLD}
+				}
+			}`,
+			want: Handler{Auth: []auth.Config{{Method: "oauth2", OAuth2: &auth.OAuth2Config{
+				Clients: []auth.OAuth2Client{
+					{ClientID: "incode", ClientSecret: "{env.INCODE_SECRET}"},
+					{ClientID: "unico", ClientSecret: "{env.UNICO_SECRET}", PreviousSecrets: []string{"{env.UNICO_OLD}"}},
+					{ClientID: "magic", ClientSecret: "{env.ML_SECRET}", PreviousSecrets: []string{}},
+				},
+				TokenPath:      "/oauth/token",
+				TokenTTL:       30 * time.Minute,
+				Scope:          "webhooks:incode",
+				Audience:       "kyc",
+				SigningSecrets: []string{"{env.SIGN_NEW}", "{env.SIGN_OLD}"},
+			}}}},
+		},
+		{
+			name:  "auth oauth2 with client lines only",
+			input: "webhook_gateway {\n auth oauth2 {\n client a {env.A}\n }\n}",
+			want: Handler{Auth: []auth.Config{{Method: "oauth2", OAuth2: &auth.OAuth2Config{
+				Clients: []auth.OAuth2Client{{ClientID: "a", ClientSecret: "{env.A}", PreviousSecrets: []string{}}},
+			}}}},
+		},
+		{
+			name: "auth hmac, every option",
+			input: `webhook_gateway {
+				auth hmac {
+					header X-Slack-Signature
+					secret {env.NEW} {env.OLD}
+					secret {env.OLDER}
+					algorithm sha512
+					encoding base64
+					prefix v0=
+					timestamp_header X-Slack-Request-Timestamp
+					tolerance 2m
+					signed_payload v0:{timestamp}:{body}
+				}
+			}`,
+			want: Handler{Auth: []auth.Config{{Method: "hmac", HMAC: &auth.HMACConfig{
+				Header:          "X-Slack-Signature",
+				Secrets:         []string{"{env.NEW}", "{env.OLD}", "{env.OLDER}"},
+				Algorithm:       "sha512",
+				Encoding:        "base64",
+				Prefix:          "v0=",
+				TimestampHeader: "X-Slack-Request-Timestamp",
+				Tolerance:       2 * time.Minute,
+				SignedPayload:   "v0:{timestamp}:{body}",
+			}}}},
+		},
+		{
+			name:  "auth hmac stripe",
+			input: "webhook_gateway {\n auth hmac {\n header Stripe-Signature\n secret {env.WHSEC}\n format stripe\n }\n}",
+			want: Handler{Auth: []auth.Config{{Method: "hmac", HMAC: &auth.HMACConfig{
+				Header: "Stripe-Signature", Secrets: []string{"{env.WHSEC}"}, Format: "stripe",
+			}}}},
+		},
+		{
+			name:  "auth standard_webhooks",
+			input: "webhook_gateway {\n auth standard_webhooks whsec_new whsec_old\n}",
+			want: Handler{Auth: []auth.Config{{Method: "standard_webhooks", StandardWebhooks: &auth.StandardWebhooksConfig{
+				Secrets: []string{"whsec_new", "whsec_old"},
+			}}}},
+		},
+		{
+			name:  "auth standard_webhooks with tolerance",
+			input: "webhook_gateway {\n auth standard_webhooks {env.WHSEC} {\n tolerance 10m\n }\n}",
+			want: Handler{Auth: []auth.Config{{Method: "standard_webhooks", StandardWebhooks: &auth.StandardWebhooksConfig{
+				Secrets: []string{"{env.WHSEC}"}, Tolerance: 10 * time.Minute,
+			}}}},
+		},
+		{
+			name:  "every auth method on one route, in order",
+			input: "webhook_gateway {\n auth api_key X-K v\n auth hmac {\n header X-Sig\n secret s\n }\n auth bearer t\n}",
+			want: Handler{Auth: []auth.Config{
+				{Method: "api_key", Header: "X-K", Value: "v"},
+				{Method: "hmac", HMAC: &auth.HMACConfig{Header: "X-Sig", Secrets: []string{"s"}}},
+				{Method: "bearer", Token: "t"},
+			}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Handler
+			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, tc.want))
+			}
+		})
+	}
+}
+
+func TestHandlerUnmarshalCaddyfileErrors(t *testing.T) {
+	// Each input must fail; the value is a substring of the expected error.
+	tests := map[string]string{
+		"webhook_gateway stray {\n}":                                              "wrong argument count",
+		"webhook_gateway {\n bogus x\n}":                                          "unrecognized subdirective 'bogus'",
+		"webhook_gateway {\n name\n}":                                             "wrong argument count",
+		"webhook_gateway {\n name a b\n}":                                         "name: takes one argument",
+		"webhook_gateway {\n name a\n name b\n}":                                  "duplicate subdirective 'name'",
+		"webhook_gateway {\n vendor\n}":                                           "wrong argument count",
+		"webhook_gateway {\n vendor incode a b\n}":                                "wrong argument count",
+		"webhook_gateway {\n vendor idwise\n vendor attestr\n}":                   "duplicate subdirective 'vendor'",
+		"webhook_gateway {\n allow_ips\n}":                                        "wrong argument count",
+		"webhook_gateway {\n allow_ips 10.0.0.0/33\n}":                            "allow_ips: invalid IP or CIDR '10.0.0.0/33'",
+		"webhook_gateway {\n allow_ips 10.0.0.1 not-an-ip\n}":                     "allow_ips: invalid IP or CIDR 'not-an-ip'",
+		"webhook_gateway {\n max_body\n}":                                         "wrong argument count",
+		"webhook_gateway {\n max_body lots\n}":                                    "max_body: invalid size 'lots'",
+		"webhook_gateway {\n max_body 0\n}":                                       "max_body: invalid size '0'",
+		"webhook_gateway {\n max_body 1KB 2KB\n}":                                 "max_body: takes one argument",
+		"webhook_gateway {\n schema a b\n}":                                       "schema: takes one argument",
+		"webhook_gateway {\n on_invalid drop\n}":                                  "on_invalid: invalid value 'drop'",
+		"webhook_gateway {\n on_invalid\n}":                                       "wrong argument count",
+		"webhook_gateway {\n idempotency_key\n}":                                  "wrong argument count",
+		"webhook_gateway {\n idempotency_key a\n idempotency_key b\n}":            "duplicate subdirective 'idempotency_key'",
+		"webhook_gateway {\n dedup_window soon\n}":                                "dedup_window: invalid duration 'soon'",
+		"webhook_gateway {\n dedup_window 0s\n}":                                  "dedup_window: invalid duration '0s'",
+		"webhook_gateway {\n dedup_window -1h\n}":                                 "dedup_window: invalid duration '-1h'",
+		"webhook_gateway {\n ack\n}":                                              "wrong argument count",
+		"webhook_gateway {\n ack 302\n}":                                          "ack: invalid status '302'",
+		"webhook_gateway {\n ack ok\n}":                                           "ack: invalid status 'ok'",
+		"webhook_gateway {\n ack 200 {not-json\n}":                                "ack: body is not valid JSON",
+		"webhook_gateway {\n ack 200 a b\n}":                                      "wrong argument count",
+		"webhook_gateway {\n forward\n}":                                          "wrong argument count",
+		"webhook_gateway {\n forward http://a extra\n}":                           "wrong argument count",
+		"webhook_gateway {\n forward http://a {\n bogus 1\n }\n}":                 "forward: unrecognized subdirective 'bogus'",
+		"webhook_gateway {\n forward http://a {\n timeout 0s\n }\n}":              "timeout: invalid duration '0s'",
+		"webhook_gateway {\n forward http://a {\n timeout 1s\n timeout 2s\n }\n}": "forward: duplicate subdirective 'timeout'",
+		"webhook_gateway {\n forward http://a {\n max_attempts 0\n }\n}":          "max_attempts: invalid number '0'",
+		"webhook_gateway {\n forward http://a {\n max_attempts x\n }\n}":          "max_attempts: invalid number 'x'",
+		"webhook_gateway {\n forward http://a {\n max_age never\n }\n}":           "max_age: invalid duration 'never'",
+		"webhook_gateway {\n forward http://a {\n backoff 1s\n }\n}":              "wrong argument count",
+		"webhook_gateway {\n forward http://a {\n backoff 10s 1s\n }\n}":          "forward backoff: invalid range '10s' '1s'",
+		"webhook_gateway {\n forward http://a {\n backoff 0s 1s\n }\n}":           "forward backoff: invalid range",
+		"webhook_gateway {\n forward http://a {\n concurrency -1\n }\n}":          "concurrency: invalid number '-1'",
+		"webhook_gateway {\n forward http://a {\n rate 5\n }\n}":                  "forward rate: invalid rate",
+		"webhook_gateway {\n forward http://a {\n rate 5/day\n }\n}":              "unit must be s, m or h",
+		"webhook_gateway {\n forward http://a {\n rate 0/s\n }\n}":                "count must be a positive number",
+		"webhook_gateway {\n forward http://a {\n dead_letter_on\n }\n}":          "wrong argument count",
+		"webhook_gateway {\n forward http://a {\n dead_letter_on 99\n }\n}":       "forward dead_letter_on: invalid status '99'",
+		"webhook_gateway {\n forward http://a {\n header_up X\n }\n}":             "wrong argument count",
+		"webhook_gateway {\n forward http://a {\n sign\n }\n}":                    "wrong argument count",
+		"webhook_gateway {\n forward http://a\n forward http://b\n}":              "duplicate subdirective 'forward'",
+
+		"webhook_gateway {\n auth\n}":                                           "auth: missing method",
+		"webhook_gateway {\n auth magic\n}":                                     "auth: unknown method 'magic'",
+		"webhook_gateway {\n auth none x\n}":                                    "auth none: takes no arguments",
+		"webhook_gateway {\n auth none {\n x\n }\n}":                            "auth none: takes no block",
+		"webhook_gateway {\n auth basic\n}":                                     "auth basic: want <user> <password> or <opaque-token>",
+		"webhook_gateway {\n auth basic a b c\n}":                               "auth basic: want",
+		"webhook_gateway {\n auth basic u p {\n realm x\n }\n}":                 "auth basic: takes no block",
+		"webhook_gateway {\n auth api_key X-Key\n}":                             "auth api_key: want <header> <value>",
+		"webhook_gateway {\n auth bearer\n}":                                    "auth bearer: want <token>",
+		"webhook_gateway {\n auth bearer a b\n}":                                "auth bearer: want <token>",
+		"webhook_gateway {\n auth jwt https://idp\n}":                           "auth jwt: takes a block, not arguments",
+		"webhook_gateway {\n auth jwt\n}":                                       "auth jwt: issuer or jwks_url is required",
+		"webhook_gateway {\n auth jwt {\n audience a\n }\n}":                    "auth jwt: issuer or jwks_url is required",
+		"webhook_gateway {\n auth jwt {\n issuer\n }\n}":                        "wrong argument count",
+		"webhook_gateway {\n auth jwt {\n issuer https://a https://b\n }\n}":    "issuer: takes one argument",
+		"webhook_gateway {\n auth jwt {\n issuer https://a\n audience\n }\n}":   "wrong argument count",
+		"webhook_gateway {\n auth jwt {\n issuer https://a\n leeway x\n }\n}":   "leeway: invalid duration 'x'",
+		"webhook_gateway {\n auth jwt {\n issuer https://a\n kid x\n }\n}":      "auth jwt: unrecognized subdirective 'kid'",
+		"webhook_gateway {\n auth oauth2 x\n}":                                  "auth oauth2: takes a block, not arguments",
+		"webhook_gateway {\n auth oauth2 {\n client a\n }\n}":                   "auth oauth2 client: want <id> <secret>",
+		"webhook_gateway {\n auth oauth2 {\n client_id\n }\n}":                  "wrong argument count",
+		"webhook_gateway {\n auth oauth2 {\n token_ttl forever\n }\n}":          "token_ttl: invalid duration 'forever'",
+		"webhook_gateway {\n auth oauth2 {\n grant_types x\n }\n}":              "auth oauth2: unrecognized subdirective 'grant_types'",
+		"webhook_gateway {\n auth oauth2 {\n signing_secret\n }\n}":             "wrong argument count",
+		"webhook_gateway {\n auth hmac X-Sig\n}":                                "auth hmac: takes a block, not arguments",
+		"webhook_gateway {\n auth hmac {\n secret\n }\n}":                       "wrong argument count",
+		"webhook_gateway {\n auth hmac {\n header a b\n }\n}":                   "header: takes one argument",
+		"webhook_gateway {\n auth hmac {\n tolerance 0s\n }\n}":                 "tolerance: invalid duration '0s'",
+		"webhook_gateway {\n auth hmac {\n digest sha256\n }\n}":                "auth hmac: unrecognized subdirective 'digest'",
+		"webhook_gateway {\n auth standard_webhooks\n}":                         "auth standard_webhooks: want at least one <secret>",
+		"webhook_gateway {\n auth standard_webhooks s {\n tolerance\n }\n}":     "wrong argument count",
+		"webhook_gateway {\n auth standard_webhooks s {\n window 1m\n }\n}":     "auth standard_webhooks: unrecognized subdirective 'window'",
+		"webhook_gateway {\n auth standard_webhooks s {\n tolerance -1m\n }\n}": "tolerance: invalid duration '-1m'",
+	}
+	for input, want := range tests {
+		t.Run(input, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+			if err == nil {
+				t.Fatalf("no error, want one containing %q; parsed %s", want, mustJSON(t, h))
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+// TestHandlerUnmarshalCaddyfileAuthBlockDuplicates: like every other
+// single-valued option (STYLE §5), an option given twice inside an auth block
+// is an error, not a silent overwrite of the first value.
+func TestHandlerUnmarshalCaddyfileAuthBlockDuplicates(t *testing.T) {
+	tests := map[string]string{
+		"jwt issuer":                  "auth jwt {\n issuer https://a\n issuer https://b\n audience x\n }",
+		"jwt audience":                "auth jwt {\n issuer https://a\n audience x\n audience y\n }",
+		"oauth2 client_secret":        "auth oauth2 {\n client_id a\n client_secret s1\n client_secret s2\n }",
+		"oauth2 token_path":           "auth oauth2 {\n client a s\n token_path /a\n token_path /b\n }",
+		"hmac header":                 "auth hmac {\n header X-A\n header X-B\n secret s\n }",
+		"hmac algorithm":              "auth hmac {\n header X-A\n secret s\n algorithm sha1\n algorithm sha256\n }",
+		"standard_webhooks tolerance": "auth standard_webhooks s {\n tolerance 1m\n tolerance 1h\n }",
+	}
+	for name, block := range tests {
+		t.Run(name, func(t *testing.T) {
+			var h Handler
+			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser("webhook_gateway {\n " + block + "\n}"))
+			if err == nil || !strings.Contains(err.Error(), "duplicate") {
+				t.Fatalf("error %v, want a duplicate-option error; parsed %s", err, mustJSON(t, h.Auth))
+			}
+		})
+	}
+}
+
+func TestAppUnmarshalCaddyfile(t *testing.T) {
+	tests := []struct {
+		name  string
+		input string
+		want  *App
+	}{
+		{"empty", "webhook_gateway", &App{}},
+		{"embedded default dir", "webhook_gateway {\n store embedded\n}", &App{Store: &StoreConfig{Mode: "embedded"}}},
+		{
+			name:  "embedded, every option",
+			input: "webhook_gateway {\n store embedded /var/lib/wg {\n listen 127.0.0.1:4222\n }\n sync interval 30s\n drain_timeout 5s\n}",
+			want: &App{
+				Store:        &StoreConfig{Mode: "embedded", Dir: "/var/lib/wg", Listen: "127.0.0.1:4222"},
+				Sync:         "interval",
+				SyncInterval: caddy.Duration(30 * time.Second),
+				DrainTimeout: caddy.Duration(5 * time.Second),
+			},
+		},
+		{
+			name:  "nats cluster",
+			input: "webhook_gateway {\n store nats nats://a:4222 nats://b:4222 {\n creds /etc/nats.creds\n replicas 3\n }\n sync always\n}",
+			want: &App{
+				Store: &StoreConfig{Mode: "nats", URLs: []string{"nats://a:4222", "nats://b:4222"}, Creds: "/etc/nats.creds", Replicas: 3},
+				Sync:  "always",
+			},
+		},
+		{"sync interval without duration", "webhook_gateway {\n sync interval\n}", &App{Sync: "interval"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := &App{}
+			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, tc.want))
+			}
+		})
+	}
+}
+
+func TestAppUnmarshalCaddyfileErrors(t *testing.T) {
+	tests := map[string]string{
+		"webhook_gateway x":                                               "wrong argument count",
+		"webhook_gateway {\n bogus\n}":                                    "webhook_gateway: unrecognized option 'bogus'",
+		"webhook_gateway {\n store\n}":                                    "wrong argument count",
+		"webhook_gateway {\n store s3\n}":                                 "store: unknown store 's3'",
+		"webhook_gateway {\n store embedded /a /b\n}":                     "wrong argument count",
+		"webhook_gateway {\n store nats\n}":                               "store nats: at least one URL is required",
+		"webhook_gateway {\n store nats nats://a {\n replicas 9\n }\n}":   "store nats replicas: invalid count '9'",
+		"webhook_gateway {\n store nats nats://a {\n replicas x\n }\n}":   "store nats replicas: invalid count 'x'",
+		"webhook_gateway {\n store nats nats://a {\n listen :4222\n }\n}": "store nats: unrecognized subdirective 'listen'",
+		"webhook_gateway {\n store embedded {\n creds /c\n }\n}":          "store embedded: unrecognized subdirective 'creds'",
+		"webhook_gateway {\n store embedded {\n listen\n }\n}":            "wrong argument count",
+		"webhook_gateway {\n store embedded\n store embedded\n}":          "webhook_gateway: duplicate option 'store'",
+		"webhook_gateway {\n sync\n}":                                     "wrong argument count",
+		"webhook_gateway {\n sync sometimes\n}":                           "sync: invalid policy 'sometimes'",
+		"webhook_gateway {\n sync always 1s\n}":                           "sync: 'always' takes no duration",
+		"webhook_gateway {\n sync interval 0s\n}":                         "sync: invalid interval '0s'",
+		"webhook_gateway {\n sync interval 1s 2s\n}":                      "wrong argument count",
+		"webhook_gateway {\n drain_timeout\n}":                            "wrong argument count",
+		"webhook_gateway {\n drain_timeout later\n}":                      "drain_timeout: invalid duration 'later'",
+		"webhook_gateway {\n drain_timeout 1s\n drain_timeout 2s\n}":      "webhook_gateway: duplicate option 'drain_timeout'",
+	}
+	for input, want := range tests {
+		t.Run(input, func(t *testing.T) {
+			a := &App{}
+			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
+			if err == nil {
+				t.Fatalf("no error, want one containing %q; parsed %s", want, mustJSON(t, a))
+			}
+			if !strings.Contains(err.Error(), want) {
+				t.Fatalf("error %q, want it to contain %q", err, want)
+			}
+		})
+	}
+}
+
+func TestParseGlobalOption(t *testing.T) {
+	t.Run("app JSON", func(t *testing.T) {
+		v, err := parseGlobalOption(caddyfile.NewTestDispenser("webhook_gateway {\n sync always\n}"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		app, ok := v.(httpcaddyfile.App)
+		if !ok || app.Name != "webhook_gateway" {
+			t.Fatalf("got %#v, want an httpcaddyfile.App named webhook_gateway", v)
+		}
+		if string(app.Value) != `{"sync":"always"}` {
+			t.Fatalf("app JSON %s", app.Value)
+		}
+	})
+	t.Run("given twice", func(t *testing.T) {
+		_, err := parseGlobalOption(caddyfile.NewTestDispenser("webhook_gateway"), httpcaddyfile.App{})
+		if err == nil || !strings.Contains(err.Error(), "global option given twice") {
+			t.Fatalf("error %v, want 'global option given twice'", err)
+		}
+	})
+}
+
+func TestParseRate(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    float64
+		wantErr string
+	}{
+		{"50/s", 50, ""},
+		{"1/sec", 1, ""},
+		{"10/second", 10, ""},
+		{"120/m", 2, ""},
+		{"60/min", 1, ""},
+		{"30/minute", 0.5, ""},
+		{"3600/h", 1, ""},
+		{"7200/hour", 2, ""},
+		{"0.5/s", 0.5, ""},
+		{"50", 0, "want <n>/<unit>"},
+		{"", 0, "want <n>/<unit>"},
+		{"/s", 0, "count must be a positive number"},
+		{"0/s", 0, "count must be a positive number"},
+		{"-5/s", 0, "count must be a positive number"},
+		{"x/s", 0, "count must be a positive number"},
+		{"NaN/s", 0, "count must be a positive number"},
+		{"5/d", 0, "unit must be s, m or h"},
+		{"5/", 0, "unit must be s, m or h"},
+		{"5/S", 0, "unit must be s, m or h"},
+		{"5/s/s", 0, "unit must be s, m or h"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseRate(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseRate(%q) = %v, %v; want an error containing %q", tc.in, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseRate(%q): %v", tc.in, err)
+			}
+			if diff := got - tc.want; diff > 1e-9 || diff < -1e-9 {
+				t.Fatalf("parseRate(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestIsJSONContentType(t *testing.T) {
+	tests := map[string]bool{
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON":                  true,
+		"application/json ; charset=UTF-8":  true,
+		"application/cloudevents+json":      true,
+		"application/vnd.api+json":          true,
+		"application/problem+json":          true,
+		"application/x+json":                true,
+		"":                                  false,
+		"application/+json":                 false,
+		"application/jsonx":                 false,
+		"application/json+xml":              false,
+		"text/json":                         false,
+		"text/plain":                        false,
+		"application/x-www-form-urlencoded": false,
+		"multipart/form-data; boundary=x":   false,
+		"json":                              false,
+		"image/svg+json":                    false,
+	}
+	for ct, want := range tests {
+		t.Run(ct, func(t *testing.T) {
+			if got := isJSONContentType(ct); got != want {
+				t.Fatalf("isJSONContentType(%q) = %v, want %v", ct, got, want)
+			}
+		})
+	}
+}
+
+func TestWebhookCommandRequest(t *testing.T) {
+	tests := []struct {
+		args       []string
+		method     string
+		uri        string
+		wantErrSub string
+	}{
+		{[]string{"stats"}, http.MethodGet, "/webhook_gateway/routes", ""},
+		{[]string{"stats", "incode"}, http.MethodGet, "/webhook_gateway/routes/incode", ""},
+		{[]string{"dead-letters", "incode"}, http.MethodGet, "/webhook_gateway/routes/incode/dead_letters", ""},
+		{[]string{"show", "incode", "ev1"}, http.MethodGet, "/webhook_gateway/routes/incode/dead_letters/ev1", ""},
+		{[]string{"replay", "incode", "ev1"}, http.MethodPost, "/webhook_gateway/routes/incode/dead_letters/ev1/replay", ""},
+		{[]string{"delete", "incode", "ev1"}, http.MethodDelete, "/webhook_gateway/routes/incode/dead_letters/ev1", ""},
+		{[]string{"stats", "a", "b"}, "", "", "stats takes 1 argument(s)"},
+		{[]string{"dead-letters"}, "", "", "dead-letters takes 1 argument(s)"},
+		{[]string{"dead-letters", "a", "b"}, "", "", "dead-letters takes 1 argument(s)"},
+		{[]string{"show", "a"}, "", "", "show takes 2 argument(s)"},
+		{[]string{"replay", "a"}, "", "", "replay takes 2 argument(s)"},
+		{[]string{"delete"}, "", "", "delete takes 2 argument(s)"},
+		{[]string{"purge", "a"}, "", "", `unknown webhook subcommand "purge"`},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			method, uri, err := webhookCommandRequest(tc.args)
+			if tc.wantErrSub != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErrSub) {
+					t.Fatalf("got %s %s, %v; want an error containing %q", method, uri, err, tc.wantErrSub)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if method != tc.method || uri != tc.uri {
+				t.Fatalf("got %s %s, want %s %s", method, uri, tc.method, tc.uri)
+			}
+		})
+	}
+}
+
+func TestResolvePlaceholders(t *testing.T) {
+	t.Setenv("WG_TEST_SECRET", "s3cret")
+	t.Setenv("WG_TEST_ISSUER", "https://idp.example.com")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("from-file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	repl := caddy.NewReplacer()
+
+	t.Run("nested auth config", func(t *testing.T) {
+		in := auth.Config{
+			Method: "oauth2",
+			OAuth2: &auth.OAuth2Config{
+				Clients: []auth.OAuth2Client{{
+					ClientID:        "incode",
+					ClientSecret:    "{env.WG_TEST_SECRET}",
+					PreviousSecrets: []string{"old-{env.WG_TEST_SECRET}", "{file." + secretFile + "}"},
+				}},
+				SigningSecrets: []string{"{env.WG_TEST_SECRET}"},
+				TokenTTL:       time.Hour,
+			},
+		}
+		got := resolvePlaceholders(repl, in)
+		want := auth.Config{
+			Method: "oauth2",
+			OAuth2: &auth.OAuth2Config{
+				Clients: []auth.OAuth2Client{{
+					ClientID:        "incode",
+					ClientSecret:    "s3cret",
+					PreviousSecrets: []string{"old-s3cret", "from-file"},
+				}},
+				SigningSecrets: []string{"s3cret"},
+				TokenTTL:       time.Hour,
+			},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, want))
+		}
+		// The input is not modified: the config keeps its placeholders.
+		if in.OAuth2.Clients[0].ClientSecret != "{env.WG_TEST_SECRET}" || in.OAuth2.SigningSecrets[0] != "{env.WG_TEST_SECRET}" ||
+			in.OAuth2.Clients[0].PreviousSecrets[1] != "{file."+secretFile+"}" {
+			t.Fatalf("input was modified: %s", mustJSON(t, in))
+		}
+	})
+
+	t.Run("unknown placeholders left alone", func(t *testing.T) {
+		in := auth.Config{Method: "hmac", HMAC: &auth.HMACConfig{
+			Header:        "X-Sig",
+			Secrets:       []string{"{env.WG_TEST_SECRET}"},
+			SignedPayload: "{timestamp}.{body}",
+		}}
+		got := resolvePlaceholders(repl, in)
+		if got.HMAC.SignedPayload != "{timestamp}.{body}" {
+			t.Fatalf("signed_payload %q, want it unchanged", got.HMAC.SignedPayload)
+		}
+		if got.HMAC.Secrets[0] != "s3cret" {
+			t.Fatalf("secret %q, want it resolved", got.HMAC.Secrets[0])
+		}
+	})
+
+	t.Run("maps, pointers and slices of structs", func(t *testing.T) {
+		in := Handler{
+			Name: "r",
+			Auth: []auth.Config{{Method: "jwt", JWT: &auth.JWTConfig{Issuer: "{env.WG_TEST_ISSUER}", Audience: []string{"{env.WG_TEST_SECRET}"}}}},
+			Forward: &ForwardConfig{
+				URL:      "http://127.0.0.1/{env.WG_TEST_SECRET}",
+				HeaderUp: map[string]string{"X-Key": "{env.WG_TEST_SECRET}", "X-Event": "{webhook.json.event}"},
+			},
+		}
+		got := resolvePlaceholders(repl, in)
+		if got.Auth[0].JWT.Issuer != "https://idp.example.com" || got.Auth[0].JWT.Audience[0] != "s3cret" {
+			t.Fatalf("jwt not resolved: %s", mustJSON(t, got.Auth[0]))
+		}
+		if got.Forward.URL != "http://127.0.0.1/s3cret" || got.Forward.HeaderUp["X-Key"] != "s3cret" || got.Forward.HeaderUp["X-Event"] != "{webhook.json.event}" {
+			t.Fatalf("forward not resolved as expected: %s", mustJSON(t, got.Forward))
+		}
+		if in.Auth[0].JWT.Issuer != "{env.WG_TEST_ISSUER}" || in.Forward.HeaderUp["X-Key"] != "{env.WG_TEST_SECRET}" {
+			t.Fatal("input was modified")
+		}
+	})
+
+	t.Run("unset env var resolves to empty", func(t *testing.T) {
+		got := resolvePlaceholders(repl, auth.Config{Method: "bearer", Token: "{env.WG_TEST_SURELY_UNSET_VAR}"})
+		if got.Token != "" {
+			t.Fatalf("token %q, want empty (so that Build reports a missing secret)", got.Token)
+		}
+	})
+
+	t.Run("zero values", func(t *testing.T) {
+		var in Handler
+		if got := resolvePlaceholders(repl, in); !reflect.DeepEqual(got, in) {
+			t.Fatalf("got %s", mustJSON(t, got))
+		}
+	})
+}
