@@ -83,6 +83,10 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 		Discard:           jetstream.DiscardOld,
 		AllowMsgTTL:       true,
 		Duplicates:        2 * time.Minute,
+		// Direct gets skip the JSON API on every key lookup (gate mode reads a
+		// key per request). With replicas they may be answered by a follower that
+		// lags the leader, so they are used only with one replica.
+		AllowDirect: s.replicas <= 1,
 	})
 	if err != nil {
 		return nil, err
