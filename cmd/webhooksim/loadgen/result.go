@@ -11,10 +11,12 @@ import (
 
 // Latency is a latency summary in milliseconds.
 type Latency struct {
+	// P50, P90, P99 and P999 are the 50th, 90th, 99th and 99.9th percentiles.
 	P50  float64 `json:"p50_ms"`
 	P90  float64 `json:"p90_ms"`
 	P99  float64 `json:"p99_ms"`
 	P999 float64 `json:"p99_9_ms"`
+	// Max is the slowest request; Mean the average.
 	Max  float64 `json:"max_ms"`
 	Mean float64 `json:"mean_ms"`
 }

@@ -135,11 +135,11 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 				}
 				a, err := Send(ctx, c.Client, c.Signer, c.Targets[ti].URL, m, false)
 				lat := time.Since(intended)
-				if dup {
-					t.dupSent++
-				}
 				if err != nil && ctx.Err() != nil && a == nil {
 					return // the run was cut off; this request does not count
+				}
+				if dup {
+					t.dupSent++
 				}
 				if err != nil && a == nil {
 					t.record(lat, 0, false, errorKind(err))
@@ -154,17 +154,18 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	var expected int64
 	if c.Rate > 0 {
-		// The run ends at the last intended arrival, not at the last answer: latencies
-		// already carry any lateness.
-		elapsed = max(c.Duration, time.Duration(0))
+		// An open-loop run lasts as long as its arrivals, not until the last answer:
+		// latencies already carry any lateness.
+		expected = int64(c.Duration.Seconds() * c.Rate)
+		if c.MaxRequests > 0 && c.MaxRequests < expected {
+			expected = c.MaxRequests
+		}
+		elapsed = Arrival(start, expected, c.Rate).Sub(start)
 	}
 	res := merge(mode, c.Concurrency, c.Rate, elapsed, tallies)
 	if c.Rate > 0 {
-		expected := int64(c.Duration.Seconds() * c.Rate)
-		if c.MaxRequests > 0 {
-			expected = min(expected, c.MaxRequests)
-		}
 		res.Missed = max(expected-res.Requests, 0)
 	}
 	return res, nil

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/loadgen"
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/senderauth"
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
+)
+
+// row is the measurement of one configuration.
+type row struct {
+	Name  string `json:"name"`
+	Title string `json:"title"`
+	// Round is the round (from 1) the row was measured in.
+	Round int `json:"round"`
+	// Closed is the fixed-concurrency run: the configuration's peak throughput.
+	Closed *loadgen.Result `json:"closed,omitempty"`
+	// Open is the fixed-rate run at half of Closed's throughput.
+	Open *loadgen.Result `json:"open,omitempty"`
+	// CPUSeconds is the Caddy process's user+system CPU time during the closed run.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	// CPUPer10k is CPUSeconds per 10,000 requests of the closed run.
+	CPUPer10k float64 `json:"cpu_seconds_per_10k_requests"`
+	// Memory is the Caddy process's resident set at the end; Peak is its high-water mark.
+	Memory memory `json:"memory"`
+	// WarmupOK counts the 2xx answers of the warm-up.
+	WarmupOK int64 `json:"warmup_ok"`
+	// UpstreamRequests counts what reached the application during the configuration's
+	// whole run; Deliveries those that carry X-Webhook-Id (the forwarder's deliveries in
+	// forward mode, the proxied requests in gate mode).
+	UpstreamRequests int64 `json:"upstream_requests"`
+	Deliveries       int64 `json:"deliveries"`
+	// Profile is the path of the CPU profile taken during the closed run, if any.
+	Profile string `json:"cpu_profile,omitempty"`
+	// Error says why the configuration produced no (or partial) results.
+	Error string `json:"error,omitempty"`
+}
+
+// newTargets returns the benchmark's load target on the site: realistic IDWise events,
+// every one with a new eventId.
+func newTargets(s site) ([]loadgen.Target, error) {
+	evs, err := vendors.Select(benchVendor, "", "")
+	if err != nil {
+		return nil, err
+	}
+	gen, err := vendors.NewGenerator(evs)
+	if err != nil {
+		return nil, err
+	}
+	return []loadgen.Target{{URL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/%s", s.sitePort, benchVendor), Gen: gen}}, nil
+}
+
+// newSigner sends the benchmark route's Basic credentials.
+func newSigner() (*senderauth.Signer, error) {
+	return senderauth.New(senderauth.Config{Basic: benchUser + ":" + benchPassword}, nil)
+}
+
+// newSite picks the ports of one configuration and its store directory.
+func newSite(dir, upstreamAddr string) (site, error) {
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return site{}, err
+		}
+		ports[i] = p
+	}
+	if ports[0] == ports[1] || ports[1] == ports[2] || ports[0] == ports[2] {
+		return site{}, fmt.Errorf("port allocation returned duplicates")
+	}
+	return site{adminPort: ports[0], sitePort: ports[1], deadPort: ports[2], upstream: upstreamAddr,
+		storeDir: filepath.Join(dir, "store")}, nil
+}
+
+// runScenario starts Caddy with one configuration, warms it up, runs the closed loop and
+// then the open loop at half the measured peak, and stops it.
+func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc scenario, round int) row {
+	r := row{Name: sc.Name, Title: sc.Title, Round: round}
+	fail := func(err error) row {
+		r.Error = err.Error()
+		return r
+	}
+	dir, err := os.MkdirTemp(o.work, sc.Name+"-")
+	if err != nil {
+		return fail(err)
+	}
+	s, err := newSite(dir, up.addr)
+	if err != nil {
+		return fail(err)
+	}
+	up.reset()
+	c, err := startCaddy(ctx, bin, dir, sc.caddyfile(s), s)
+	if err != nil {
+		return fail(err)
+	}
+	defer c.stop()
+	targets, err := newTargets(s)
+	if err != nil {
+		return fail(err)
+	}
+	signer, err := newSigner()
+	if err != nil {
+		return fail(err)
+	}
+	client := loadgen.NewClient(2*o.concurrency, o.timeout)
+	cfg := loadgen.Config{
+		Targets: targets, Client: client, Signer: signer, Concurrency: o.concurrency,
+		Duration: o.warmup, DupShare: o.dup, Timeout: o.timeout,
+	}
+	o.logf("  %s: warm-up %v", sc.Name, o.warmup)
+	warm, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	r.WarmupOK = warm.OK
+
+	// Closed loop: the peak, with the CPU time and optionally a profile.
+	var profDone chan error
+	if o.profileDir != "" && o.profile[sc.Name] {
+		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
+		profDone = make(chan error, 1)
+		secs := max(int(o.closed/time.Second)-1, 1)
+		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
+	}
+	cpu0, err := cpuTime(c.pid())
+	if err != nil {
+		return fail(err)
+	}
+	o.logf("  %s: closed loop, %d workers, %v", sc.Name, o.concurrency, o.closed)
+	cfg.Duration = o.closed
+	closed, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	cpu1, err := cpuTime(c.pid())
+	if err != nil {
+		return fail(err)
+	}
+	r.Closed = closed
+	r.CPUSeconds = (cpu1 - cpu0).Seconds()
+	if closed.Requests > 0 {
+		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
+	}
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			r.Error = "profile: " + err.Error()
+			r.Profile = ""
+		}
+	}
+
+	// Open loop at half the peak: latency without coordinated omission.
+	if closed.OKRPS > 0 && o.open > 0 {
+		cfg.Rate = closed.OKRPS / 2
+		cfg.Duration = o.open
+		cfg.Concurrency = 2 * o.concurrency
+		o.logf("  %s: open loop, %.0f/s, %v", sc.Name, cfg.Rate, o.open)
+		if r.Open, err = loadgen.Run(ctx, cfg); err != nil {
+			return fail(err)
+		}
+	}
+	if m, err := memoryOf(c.pid()); err == nil {
+		r.Memory = m
+	} else {
+		return fail(err)
+	}
+	r.UpstreamRequests, r.Deliveries = up.requests.Load(), up.deliveries.Load()
+	if c.exited() {
+		return fail(fmt.Errorf("caddy exited during the run: %v; log: %s", c.waitErr, c.logPath))
+	}
+	return r
+}
+
+// accepted counts the 2xx answers of the whole run: warm-up, closed and open loop.
+func (r *row) accepted() int64 {
+	n := r.WarmupOK
+	if r.Closed != nil {
+		n += r.Closed.OK
+	}
+	if r.Open != nil {
+		n += r.Open.OK
+	}
+	return n
+}
+
+// fetchPprof saves a profile from Caddy's admin endpoint: kind "profile" (CPU, for secs
+// seconds) or "heap" (after a GC).
+func fetchPprof(ctx context.Context, adminAddr, kind string, secs int, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+30*time.Second)
+	defer cancel()
+	url := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", adminAddr, kind, secs)
+	if kind == "heap" {
+		url = fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", adminAddr)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %d", url, resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

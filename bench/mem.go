@@ -1,0 +1,241 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/loadgen"
+	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
+)
+
+// memTargetBytes is SPEC §7's memory target: one million keys in ≤ 200 MB RSS.
+const (
+	memTargetBytes = 200 << 20
+	memTargetKeys  = 1000000
+)
+
+// memResult is the outcome of the memory benchmark.
+type memResult struct {
+	Machine machine `json:"machine"`
+	Keys    int     `json:"keys"`
+	// Warm is how many of the keys were sent before the baseline was taken.
+	Warm     int   `json:"warm"`
+	Accepted int64 `json:"accepted"`
+	Errors   int64 `json:"errors"`
+	// Statuses and TransportErrors break the errors down.
+	Statuses        map[string]int64 `json:"statuses,omitempty"`
+	TransportErrors map[string]int64 `json:"transport_errors,omitempty"`
+	Delivered       int64            `json:"delivered"`
+	Drained         bool             `json:"drained"`
+	SendTime        float64          `json:"send_seconds"`
+	SendRate        float64          `json:"send_rate"`
+	// Baseline is the resident set after start-up and a small warm-up.
+	Baseline memory `json:"baseline"`
+	// After is the resident set once the deliveries drained, or the drain budget ran out
+	// (Drained false): the keys stay in the window either way.
+	After memory `json:"after"`
+	// HeapInuse is the Go heap in use at the end (go_memstats_heap_inuse_bytes).
+	HeapInuse int64 `json:"heap_inuse_bytes,omitempty"`
+	// HeapProfile is the path of the heap profile taken at the end (with -pprof).
+	HeapProfile string `json:"heap_profile,omitempty"`
+	// StoreBytes is the size of the embedded store on disk.
+	StoreBytes int64 `json:"store_bytes"`
+	// PerKey is (After.RSS - Baseline.RSS) / (Accepted - Warm).
+	PerKey float64 `json:"rss_bytes_per_key"`
+	// Projected is Baseline.RSS + PerKey × one million: the figure SPEC §7 bounds.
+	Projected float64 `json:"projected_rss_bytes_1m_keys"`
+	Target    int64   `json:"target_bytes_1m_keys"`
+}
+
+// runMemory starts the gateway in forward mode in front of the fast application, sends
+// o.keys events with distinct idempotency keys (small IDWise bodies), waits for the
+// deliveries to drain, and reports the gateway's resident memory.
+func runMemory(ctx context.Context, o *options) (*memResult, error) {
+	bin, cleanup, err := prepare(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	up, err := startUpstream()
+	if err != nil {
+		return nil, err
+	}
+	defer up.close()
+	dir, err := os.MkdirTemp(o.work, "mem-")
+	if err != nil {
+		return nil, err
+	}
+	s, err := newSite(dir, up.addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s)
+	if err != nil {
+		return nil, err
+	}
+	defer c.stop()
+
+	evs, err := vendors.Select(benchVendor, "", "finished_journey")
+	if err != nil {
+		return nil, err
+	}
+	gen, err := vendors.NewGenerator(evs)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := newSigner()
+	if err != nil {
+		return nil, err
+	}
+	target := []loadgen.Target{{URL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/%s", s.sitePort, benchVendor), Gen: gen}}
+	client := loadgen.NewClient(o.memConc, o.timeout)
+	res := &memResult{Machine: describeMachine(), Keys: o.keys, Target: memTargetBytes}
+
+	// Baseline: after a small warm-up that also fills pools and connections.
+	warm := min(1000, o.keys/10)
+	res.Warm = warm
+	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Client: client, Signer: signer,
+		Concurrency: o.memConc, Duration: time.Minute, MaxRequests: int64(warm), Timeout: o.timeout}); err != nil {
+		return nil, err
+	}
+	if err := waitDelivered(ctx, up, int64(warm), 30*time.Second); err != nil {
+		return nil, err
+	}
+	time.Sleep(time.Second)
+	if res.Baseline, err = memoryOf(c.pid()); err != nil {
+		return nil, err
+	}
+	o.logf("baseline RSS %.1f MB; sending %d keys with %d workers", mb(res.Baseline.RSS), o.keys-warm, o.memConc)
+
+	// The keys: every request a new event.
+	sendBudget := 30 * time.Minute
+	if o.short {
+		sendBudget = 2 * time.Minute
+	}
+	lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Client: client, Signer: signer,
+		Concurrency: o.memConc, Duration: sendBudget, MaxRequests: int64(o.keys - warm), Timeout: o.timeout})
+	if err != nil {
+		return nil, err
+	}
+	res.Accepted = lr.OK + int64(warm)
+	res.Errors, res.Statuses, res.TransportErrors = lr.Errors, lr.Statuses, lr.TransportErrors
+	res.SendTime, res.SendRate = lr.Elapsed, lr.OKRPS
+	o.logf("sent %d in %.1fs (%.0f/s, %d errors); waiting for the deliveries", lr.Requests, lr.Elapsed, lr.OKRPS, lr.Errors)
+
+	res.Drained = waitDelivered(ctx, up, res.Accepted, o.drain) == nil
+	res.Delivered = up.deliveries.Load()
+	time.Sleep(2 * time.Second) // let the last acks and timers settle
+	if res.After, err = memoryOf(c.pid()); err != nil {
+		return nil, err
+	}
+	res.HeapInuse = heapInuse(ctx, c.adminAddr)
+	if o.profileDir != "" {
+		res.HeapProfile = filepath.Join(o.profileDir, "mem-heap.pprof")
+		if err := fetchPprof(ctx, c.adminAddr, "heap", 0, res.HeapProfile); err != nil {
+			o.logf("heap profile: %v", err)
+			res.HeapProfile = ""
+		}
+	}
+	res.StoreBytes = dirSize(s.storeDir)
+	if res.Accepted > int64(warm) {
+		res.PerKey = float64(res.After.RSS-res.Baseline.RSS) / float64(res.Accepted-int64(warm))
+		res.Projected = float64(res.Baseline.RSS) + res.PerKey*memTargetKeys
+	}
+	res.Machine.LoadAfter = loadavg()
+	printMemory(res)
+	if err := writeJSON(filepath.Join(o.out, "mem.json"), res); err != nil {
+		return res, err
+	}
+	if res.Accepted == 0 {
+		return res, fmt.Errorf("no key was accepted")
+	}
+	return res, nil
+}
+
+// waitDelivered polls the upstream until it has seen want deliveries or budget passes.
+func waitDelivered(ctx context.Context, up *upstream, want int64, budget time.Duration) error {
+	deadline := time.Now().Add(budget)
+	for up.deliveries.Load() < want {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d deliveries after %v", up.deliveries.Load(), want, budget)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// heapInuse reads go_memstats_heap_inuse_bytes from Caddy's admin /metrics; 0 if absent.
+func heapInuse(ctx context.Context, adminAddr string) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+adminAddr+"/metrics", nil)
+	if err != nil {
+		return 0
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return int64(f)
+			}
+		}
+	}
+	return 0
+}
+
+// dirSize sums the sizes of the regular files below dir.
+func dirSize(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func mb(b int64) float64 { return float64(b) / (1 << 20) }
+
+// printMemory prints the memory result as Markdown.
+func printMemory(r *memResult) {
+	w := os.Stdout
+	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s; load average before %s, after %s.\n\n",
+		r.Machine.CPU, r.Machine.CPUs, r.Machine.GoVersion, r.Machine.LoadBefore, r.Machine.LoadAfter)
+	fmt.Fprintln(w, "| keys accepted | errors | delivered | send rate | RSS baseline MB | RSS after MB | peak RSS MB | Go heap in use MB | store on disk MB | RSS per key | projected RSS, 1M keys |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	drained := ""
+	if !r.Drained {
+		drained = " (not drained)"
+	}
+	fmt.Fprintf(w, "| %d | %d | %d%s | %.0f/s | %.1f | %.1f | %.1f | %.1f | %.1f | %.0f B | %.0f MB |\n\n",
+		r.Accepted, r.Errors, r.Delivered, drained, r.SendRate,
+		mb(r.Baseline.RSS), mb(r.After.RSS), mb(r.After.Peak), mb(r.HeapInuse), mb(r.StoreBytes), r.PerKey, r.Projected/(1<<20))
+	verdict := "meets"
+	if r.Projected > memTargetBytes {
+		verdict = "misses"
+	}
+	fmt.Fprintf(w, "- SPEC §7 memory: %d keys in the window cost %.1f MB RSS (peak %.1f MB); projected for 1M keys **%.0f MB** (target ≤ 200 MB, %s)\n",
+		r.Accepted, mb(r.After.RSS), mb(r.After.Peak), r.Projected/(1<<20), verdict)
+}
