@@ -50,6 +50,7 @@ type Route struct {
 	freed      chan struct{}
 	updated    chan struct{}
 	finalizing sync.Map // stream seq -> struct{}: delivered, but the marker or ack is not stored yet
+	down       outage   // pauses fetching while the application is unreachable
 }
 
 // Route creates or updates the streams of the route named cfg.Name (and its consumer in forward

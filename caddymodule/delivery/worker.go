@@ -114,6 +114,14 @@ func (r *Route) supervise(fetchCtx, workCtx context.Context) {
 			}
 			cons, consAckWait = c, st.ackWait
 		}
+		if wait := r.down.wait(r.now()); wait > 0 {
+			select {
+			case <-time.After(wait):
+			case <-r.updated:
+			case <-fetchCtx.Done():
+			}
+			continue
+		}
 		free := st.fwd.Concurrency - int(r.inflight.Load())
 		if free <= 0 {
 			select {
@@ -225,6 +233,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 		requeue(msg) // stopped mid-attempt
 		return
 	}
+	r.down.observe(st.fwd, res.status != 0, r.now())
 	if res.ok() {
 		st.obs.Attempt(r.route, ResultSuccess, res.status, res.latency)
 		if ce := st.log.Check(zap.DebugLevel, "delivered"); ce != nil {
