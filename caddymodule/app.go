@@ -152,7 +152,7 @@ func (a *App) register(cfg delivery.RouteConfig) (*routeHandle, error) {
 	if _, dup := a.handles[cfg.Name]; dup {
 		return nil, fmt.Errorf("two webhook_gateway routes share the name %q; give each its own name", cfg.Name)
 	}
-	rh := &routeHandle{cfg: cfg}
+	rh := newRouteHandle(cfg)
 	a.handles[cfg.Name] = rh
 	return rh, nil
 }
@@ -201,7 +201,7 @@ func (a *App) Start() error {
 		a.acquired = append(a.acquired, key)
 		rt := val.(*routeRuntime)
 		rt.apply(rh.cfg, drain)
-		rh.rt.Store(rt)
+		rh.set(rt)
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -266,7 +266,7 @@ func (a *App) sampleQueues(ctx context.Context) {
 		}
 		a.mu.Unlock()
 		for _, rh := range handles {
-			rt := rh.runtime()
+			rt := rh.rt.Load()
 			if rt == nil {
 				continue
 			}

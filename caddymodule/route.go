@@ -1,11 +1,13 @@
 package caddymodule
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,13 +54,40 @@ func (rt *routeRuntime) apply(cfg delivery.RouteConfig, drain time.Duration) {
 }
 
 // routeHandle connects a handler to its runtime. The runtime exists only once
-// the app has started, after all handlers were provisioned.
+// the app has started, after all handlers were provisioned. Caddy starts its
+// apps in random order, so the HTTP server may take requests a few
+// milliseconds before that: they wait for it (bounded) instead of getting a 503.
 type routeHandle struct {
-	cfg delivery.RouteConfig
-	rt  atomic.Pointer[routeRuntime]
+	cfg   delivery.RouteConfig
+	rt    atomic.Pointer[routeRuntime]
+	ready chan struct{} // closed once rt is set
+	once  sync.Once
 }
 
-func (rh *routeHandle) runtime() *routeRuntime { return rh.rt.Load() }
+func newRouteHandle(cfg delivery.RouteConfig) *routeHandle {
+	return &routeHandle{cfg: cfg, ready: make(chan struct{})}
+}
+
+// set publishes the runtime and releases the requests waiting for it.
+func (rh *routeHandle) set(rt *routeRuntime) {
+	rh.rt.Store(rt)
+	rh.once.Do(func() { close(rh.ready) })
+}
+
+// runtime returns the route's runtime, waiting up to d for the app to start.
+func (rh *routeHandle) runtime(ctx context.Context, d time.Duration) *routeRuntime {
+	if rt := rh.rt.Load(); rt != nil {
+		return rt
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-rh.ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return rh.rt.Load()
+}
 
 // routeConfig builds the delivery settings of this handler.
 func (h *Handler) routeConfig() (delivery.RouteConfig, error) {

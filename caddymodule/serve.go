@@ -144,7 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		eventType, _ = h.event.Render(doc, body, ph)
 	}
 
-	rt := h.route.runtime()
+	rt := h.route.runtime(r.Context(), storeTimeout)
 	if rt == nil {
 		return h.reject(w, r, start, problemUnavailable)
 	}
