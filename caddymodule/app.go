@@ -157,8 +157,18 @@ func (a *App) register(cfg delivery.RouteConfig) (*routeHandle, error) {
 	return rh, nil
 }
 
-// Start opens (or reuses) the store and the routes' runtimes.
+// Start opens (or reuses) the store and the routes' runtimes. Caddy does not
+// call Stop on an app whose Start failed, so a failed Start releases what it
+// acquired itself.
 func (a *App) Start() error {
+	if err := a.start(); err != nil {
+		_ = a.Stop()
+		return err
+	}
+	return nil
+}
+
+func (a *App) start() error {
 	val, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 		s, err := delivery.Open(a.storeCfg, a.logger)
 		if err != nil {
