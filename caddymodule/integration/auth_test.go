@@ -58,7 +58,7 @@ var (
 // route, so the JWKS refresh interval (30s) elapses while the other flows run.
 func TestAuthEndToEnd(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	t.Setenv("WG_AUTH_INCODE_SECRET", incodeClientSecret)
 	t.Setenv("WG_AUTH_UNICO_SECRET", unicoClientSecret)

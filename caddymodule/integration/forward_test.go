@@ -114,7 +114,7 @@ func expectExactlyOnce(t *testing.T, app *switchableApp, keys []string, timeout 
 // application is back, every event is delivered exactly once.
 func TestForwardAckIndependentOfApp(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	sleepy := newUpstream(t)
 	sleepy.delay = 10 * time.Second
@@ -189,7 +189,7 @@ func TestForwardAckIndependentOfApp(t *testing.T) {
 // TestForwardedRequest checks the request the application receives (SPEC §5).
 func TestForwardedRequest(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	secret := "whsec_" + "dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"
@@ -263,7 +263,7 @@ func parseUnix(s string) (time.Time, error) {
 // through the admin API delivers it.
 func TestDeadLetterAndReplay(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	app := newSwitchableApp(t)
 	app.status.Store(http.StatusInternalServerError)
@@ -333,7 +333,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 // kept with the dead letters, and never delivered.
 func TestQuarantine(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
@@ -370,7 +370,7 @@ func TestQuarantine(t *testing.T) {
 // window survives the reloads.
 func TestReloadKeepsQueueAndDedup(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	app := newSwitchableApp(t)
 	app.up(t)
@@ -449,7 +449,7 @@ func TestReloadKeepsQueueAndDedup(t *testing.T) {
 // 503 with Retry-After, never a 2xx.
 func TestStoreUnavailable(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
@@ -489,7 +489,7 @@ func TestStoreUnavailable(t *testing.T) {
 // TestMetrics: the collectors are in Caddy's registry at the admin endpoint.
 func TestMetrics(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {

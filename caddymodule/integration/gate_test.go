@@ -52,7 +52,7 @@ func firstFile(t *testing.T, dir string) []byte {
 // fixtures through a real Caddy in gate mode in front of a real upstream.
 func TestGateModeVendorPresets(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	cases := presetCases(t)
@@ -120,7 +120,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 // simple auth method with right, wrong and missing credentials.
 func TestGateModeChecks(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
@@ -280,7 +280,7 @@ func firstName(t *testing.T, rel string) string {
 // once; a duplicate after a 5xx from the upstream passes through again.
 func TestGateModeDedup(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
@@ -353,7 +353,7 @@ func TestGateModeDedup(t *testing.T) {
 // duplicates of each other, while an exact re-send still is.
 func TestKeyTemplateFallback(t *testing.T) {
 	if testing.Short() {
-		t.Skip("integration test")
+		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
