@@ -41,7 +41,7 @@ const (
 func skipShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
-		t.Skip("integration test: starts real processes")
+		t.Skip("integration test: starts real processes; runs without -short")
 	}
 }
 

@@ -120,7 +120,7 @@ func TestErrorsByStatusAndTransport(t *testing.T) {
 // far beyond p99.
 func TestOpenLoopSeesQueueing(t *testing.T) {
 	if testing.Short() {
-		t.Skip("timing test")
+		t.Skip("timing test: runs without -short")
 	}
 	stall := func(n int64) time.Duration {
 		if n == 20 {
