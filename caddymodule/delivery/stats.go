@@ -13,8 +13,10 @@ import (
 type Stats struct {
 	Route string `json:"route"`
 	// Pending counts events waiting for delivery: not yet attempted, waiting for a retry, or in
-	// flight in any process. It also counts dedup markers the workers have not consumed yet (a
-	// marker is consumed within moments while the route runs).
+	// flight in any process. It also counts the dedup markers that deliveries wrote and the
+	// workers have not passed over yet: a marker queues behind the backlog, so while a large
+	// backlog drains, Pending can read up to twice the undelivered events, and falls to zero
+	// when the workers catch up. Zero means nothing is left to deliver.
 	Pending uint64 `json:"pending"`
 	// InFlight counts attempts running in this process.
 	InFlight uint64 `json:"in_flight"`
