@@ -203,7 +203,7 @@ func (a *App) start() error {
 				_ = r.Stop(0)
 				return nil, err
 			}
-			return &routeRuntime{name: name, route: r, tier: tier}, nil
+			return &routeRuntime{name: name, route: r, tier: tier, maxEvent: store.MaxPayload() - eventHeadroom}, nil
 		})
 		if err != nil {
 			return fmt.Errorf("opening route %q: %v", name, err)

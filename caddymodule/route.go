@@ -33,7 +33,14 @@ type routeRuntime struct {
 	tier    *dedup.Tier
 	started atomic.Bool
 	drain   time.Duration
+	// maxEvent is the largest body the store can take as one event: its
+	// message limit less room for the event's headers.
+	maxEvent int64
 }
+
+// eventHeadroom is the room kept for an event's headers within the store's
+// message limit.
+const eventHeadroom = 64 << 10
 
 // Destruct stops the workers, waiting up to the drain bound for in-flight
 // deliveries; whatever does not finish is redelivered later, so nothing is lost.

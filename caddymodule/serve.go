@@ -153,6 +153,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.gate(w, r, next, start, rt, body, key, keyHash, eventType)
 	}
 
+	if int64(len(body)) > rt.maxEvent {
+		// The store could never take it: a 503 would make the vendor retry forever.
+		p := problemTooLarge
+		p.Detail = "the body exceeds the largest event the store takes (" + strconv.FormatInt(rt.maxEvent, 10) + " bytes)"
+		return h.reject(w, r, start, p)
+	}
 	if !quarantine && rt.tier.Cached(keyHash) {
 		return h.duplicate(w, r, start, key)
 	}

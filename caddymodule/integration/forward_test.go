@@ -560,3 +560,42 @@ func adminStatus(t *testing.T, method, path string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestBodyOverStoreLimit: an event larger than the store can take as one
+// message gets a 413 naming the limit, not a 503 the vendor would retry forever.
+func TestBodyOverStoreLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(),
+		MaxPayload: 128 << 10, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(ns.Shutdown)
+	up := newUpstream(t)
+	startCaddy(t, "\twebhook_gateway {\n\t\tstore nats "+ns.ClientURL()+"\n\t}\n", fmt.Sprintf(`http://localhost:9080 {
+	webhook_gateway {
+		name storelimit
+		auth none
+		max_body 1MB
+		forward %s
+	}
+}
+`, up.URL))
+	small := []byte(`{"id":"small","pad":"` + strings.Repeat("x", 10<<10) + `"}`)
+	resp, body := post(t, nil, "/", nil, small)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("10 KB event: status %d %s", resp.StatusCode, body)
+	}
+	big := []byte(`{"id":"big","pad":"` + strings.Repeat("x", 100<<10) + `"}`)
+	resp, body = post(t, nil, "/", nil, big)
+	p := expectProblem(t, resp, body, http.StatusRequestEntityTooLarge, "body_too_large")
+	if !strings.Contains(p.Detail, "largest event the store takes") {
+		t.Fatalf("detail %q does not name the store's limit", p.Detail)
+	}
+}
