@@ -219,9 +219,11 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	}
 	r.Header.Set("X-Webhook-Id", id)
 	r.Header.Set("X-Webhook-Vendor", h.vendorTag)
-	r.Header.Set("X-Webhook-Idempotency-Key", key)
+	// Keys and event names come out of the payload: escape control characters
+	// so that they can never split a header (or make the proxy refuse it).
+	r.Header.Set("X-Webhook-Idempotency-Key", delivery.HeaderSafe(key))
 	if eventType != "" {
-		r.Header.Set("X-Webhook-Event", eventType)
+		r.Header.Set("X-Webhook-Event", delivery.HeaderSafe(eventType))
 	}
 	w.Header().Set("X-Webhook-Id", id)
 

@@ -112,7 +112,7 @@ func (r *Route) publishDeadLetter(ctx context.Context, id, src string, h nats.He
 	h[hdrLastStatus] = []string{strconv.Itoa(f.status)}
 	h[hdrSource] = []string{src}
 	if f.err != nil {
-		h[hdrLastError] = []string{headerSafe(f.err.Error())}
+		h[hdrLastError] = []string{HeaderSafe(f.err.Error())}
 	}
 	for _, token := range []string{id, id + "-" + src} {
 		h[hdrID] = []string{token}

@@ -87,13 +87,13 @@ func encodeEvent(ev *Event, extra int) nats.Header {
 
 func setIf(h nats.Header, k, v string) {
 	if v != "" {
-		h[k] = []string{headerSafe(v)}
+		h[k] = []string{HeaderSafe(v)}
 	}
 }
 
-// headerSafe makes v usable as an HTTP and NATS header value: control characters other than
+// HeaderSafe makes v usable as an HTTP and NATS header value: control characters other than
 // tab become %XX escapes, so a key that came out of a JSON payload can never split a header.
-func headerSafe(v string) string {
+func HeaderSafe(v string) string {
 	clean := true
 	for i := 0; i < len(v); i++ {
 		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {

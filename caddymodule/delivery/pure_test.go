@@ -134,8 +134,8 @@ func TestHeaderSafe(t *testing.T) {
 		"a\r\nX: y": "a%0D%0AX: y",
 		"\x00\x7f":  "%00%7F",
 	} {
-		if got := headerSafe(in); got != want {
-			t.Errorf("headerSafe(%q) = %q, want %q", in, got, want)
+		if got := HeaderSafe(in); got != want {
+			t.Errorf("HeaderSafe(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -401,3 +401,35 @@ func TestKeyTemplateFallback(t *testing.T) {
 		})
 	}
 }
+
+// TestGateModeKeyWithControlCharacters: a key taken from the payload that
+// holds a newline reaches the upstream escaped, not as a broken header.
+func TestGateModeKeyWithControlCharacters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	webhook_gateway {
+		vendor idwise
+		auth none
+	}
+	reverse_proxy %s
+}
+`, up.hostPort()))
+	ev := []byte(`{"event":"Finished\nJourney","body":{"eventId":"evt\r\nX-Injected: 1","journeyId":"j","referenceNo":"r","systemDecision":"Complete"}}`)
+	resp, body := post(t, nil, "/", nil, ev)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
+	}
+	got := up.received()[0].Header
+	if k := got.Get("X-Webhook-Idempotency-Key"); k != "idwise:evt%0D%0AX-Injected: 1" {
+		t.Fatalf("key header %q", k)
+	}
+	if got.Get("X-Injected") != "" {
+		t.Fatal("a header was injected through the key")
+	}
+	if e := got.Get("X-Webhook-Event"); e != "Finished%0AJourney" {
+		t.Fatalf("event header %q", e)
+	}
+}
