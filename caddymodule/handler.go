@@ -26,6 +26,8 @@ import (
 const (
 	defaultMaxBody     = 1 << 20
 	defaultDedupWindow = 24 * time.Hour
+	// bodyHashKey is the idempotency key of last resort.
+	bodyHashKey = "sha256:{webhook.body_sha256}"
 )
 
 // Handler is the webhook_gateway HTTP handler. It checks an inbound webhook
@@ -76,7 +78,7 @@ type Handler struct {
 
 	// IdempotencyKey holds key templates; the first that resolves is the key.
 	// Templates take Caddy placeholders plus {webhook.json.<path>} and
-	// {webhook.body_sha256}. Default: the preset's keys, else {webhook.body_sha256}.
+	// {webhook.body_sha256}. Default: the preset's keys. The last resort is always sha256:{webhook.body_sha256}.
 	IdempotencyKey []string `json:"idempotency_key,omitempty"`
 
 	// DedupWindow is how long a key is remembered. Default: the preset's, else 24h.
@@ -221,9 +223,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if len(keys) == 0 && preset != nil {
 		keys = preset.Keys
 	}
-	if len(keys) == 0 {
-		keys = []string{"{webhook.body_sha256}"}
-	}
+	// The last resort always resolves: when no template does (a header or
+	// field the sender left out), the body hash still drops exact re-sends and
+	// nothing else. An empty key would make every such event a duplicate.
+	keys = append(append([]string(nil), keys...), bodyHashKey)
 	kt, err := payload.ParseKeyTemplates(keys)
 	if err != nil {
 		return fmt.Errorf("idempotency_key: %v", err)

@@ -3,8 +3,6 @@ package caddymodule
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"io"
 	"mime"
@@ -131,13 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return repl.GetString(name)
 	}
-	key, ok := h.keys.Render(doc, body, ph)
-	if !ok {
-		// No template resolved (a header or field the sender left out). An empty
-		// key would make every such event a duplicate of the first; the body hash
-		// still drops exact re-sends and nothing else.
-		key = bodyKey(body)
-	}
+	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves
 	keyHash := dedup.Hash(key)
 	eventType := ""
 	if h.event != nil {
@@ -387,12 +379,6 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriterWrapper.Write(b)
-}
-
-// bodyKey is the fallback idempotency key: the hex SHA-256 of the raw body.
-func bodyKey(body []byte) string {
-	sum := sha256.Sum256(body)
-	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func violationText(vs []schemas.Violation) string {
