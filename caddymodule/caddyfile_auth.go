@@ -1,8 +1,6 @@
 package caddymodule
 
 import (
-	"time"
-
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
@@ -233,11 +231,11 @@ func parseArgs(d *caddyfile.Dispenser, dst *[]string) error {
 	return nil
 }
 
-func parseStdDuration(d *caddyfile.Dispenser, dst *time.Duration) error {
+func parseStdDuration(d *caddyfile.Dispenser, dst *auth.Duration) error {
 	var cd caddy.Duration
 	if err := parseDuration(d, &cd); err != nil {
 		return err
 	}
-	*dst = time.Duration(cd)
+	*dst = auth.Duration(cd)
 	return nil
 }

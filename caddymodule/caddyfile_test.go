@@ -146,7 +146,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 				Audience:   []string{"webhooks", "other"},
 				Scopes:     []string{"webhooks:write", "webhooks:read"},
 				Algorithms: []string{"RS256", "ES256"},
-				Leeway:     time.Minute,
+				Leeway:     auth.Duration(time.Minute),
 			}}}},
 		},
 		{
@@ -176,7 +176,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 					{ClientID: "magic", ClientSecret: "{env.ML_SECRET}", PreviousSecrets: []string{}},
 				},
 				TokenPath:      "/oauth/token",
-				TokenTTL:       30 * time.Minute,
+				TokenTTL:       auth.Duration(30 * time.Minute),
 				Scope:          "webhooks:incode",
 				Audience:       "kyc",
 				SigningSecrets: []string{"{env.SIGN_NEW}", "{env.SIGN_OLD}"},
@@ -211,7 +211,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 				Encoding:        "base64",
 				Prefix:          "v0=",
 				TimestampHeader: "X-Slack-Request-Timestamp",
-				Tolerance:       2 * time.Minute,
+				Tolerance:       auth.Duration(2 * time.Minute),
 				SignedPayload:   "v0:{timestamp}:{body}",
 			}}}},
 		},
@@ -233,7 +233,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 			name:  "auth standard_webhooks with tolerance",
 			input: "webhook_gateway {\n auth standard_webhooks {env.WHSEC} {\n tolerance 10m\n }\n}",
 			want: Handler{Auth: []auth.Config{{Method: "standard_webhooks", StandardWebhooks: &auth.StandardWebhooksConfig{
-				Secrets: []string{"{env.WHSEC}"}, Tolerance: 10 * time.Minute,
+				Secrets: []string{"{env.WHSEC}"}, Tolerance: auth.Duration(10 * time.Minute),
 			}}}},
 		},
 		{
@@ -618,7 +618,7 @@ func TestResolvePlaceholders(t *testing.T) {
 					PreviousSecrets: []string{"old-{env.WG_TEST_SECRET}", "{file." + secretFile + "}"},
 				}},
 				SigningSecrets: []string{"{env.WG_TEST_SECRET}"},
-				TokenTTL:       time.Hour,
+				TokenTTL:       auth.Duration(time.Hour),
 			},
 		}
 		got := resolvePlaceholders(repl, in)
@@ -631,7 +631,7 @@ func TestResolvePlaceholders(t *testing.T) {
 					PreviousSecrets: []string{"old-s3cret", "from-file"},
 				}},
 				SigningSecrets: []string{"s3cret"},
-				TokenTTL:       time.Hour,
+				TokenTTL:       auth.Duration(time.Hour),
 			},
 		}
 		if !reflect.DeepEqual(got, want) {

@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -173,27 +172,15 @@ func canonicalHeader(method, field, name string) (string, error) {
 	return http.CanonicalHeaderKey(name), nil
 }
 
-// unmarshalStrict decodes b into v and refuses unknown fields, like Caddy does for module
-// JSON. The config structs that hold durations decode through it, because a custom
-// UnmarshalJSON does not inherit the caller's DisallowUnknownFields.
-func unmarshalStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("unexpected data after the object")
-	}
-	return nil
-}
+// Duration is a config duration. In JSON it is a string such as "90s", "1h" or
+// "2d" (the forms caddy.ParseDuration accepts) or an integer number of
+// nanoseconds (what caddy.Duration and a marshalled time.Duration produce).
+// Being a field type rather than a custom UnmarshalJSON on each config struct,
+// it leaves the caller's DisallowUnknownFields in force for the whole config.
+type Duration time.Duration
 
-// jsonDuration decodes a duration written either as an integer number of nanoseconds (what
-// caddy.Duration and a marshalled time.Duration produce) or as a string such as "90s", "1h"
-// or "2d" (the same forms caddy.ParseDuration accepts).
-type jsonDuration time.Duration
-
-func (d *jsonDuration) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON accepts a duration string or integer nanoseconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
@@ -203,14 +190,14 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 		if err != nil {
 			return err
 		}
-		*d = jsonDuration(v)
+		*d = Duration(v)
 		return nil
 	}
 	var n int64
 	if err := json.Unmarshal(b, &n); err != nil {
 		return fmt.Errorf("duration must be a string like \"5m\" or integer nanoseconds")
 	}
-	*d = jsonDuration(n)
+	*d = Duration(n)
 	return nil
 }
 

@@ -16,14 +16,14 @@ func TestConfigJSON(t *testing.T) {
 	}{
 		{"basic", `{"method":"basic","username":"u","password":"p"}`, Config{Method: "basic", Username: "u", Password: "p"}},
 		{"jwt string leeway", `{"method":"jwt","jwt":{"issuer":"https://idp.example","audience":["a"],"algorithms":["ES256"],"leeway":"45s"}}`,
-			Config{Method: "jwt", JWT: &JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Algorithms: []string{"ES256"}, Leeway: 45 * time.Second}}},
+			Config{Method: "jwt", JWT: &JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Algorithms: []string{"ES256"}, Leeway: Duration(45 * time.Second)}}},
 		{"oauth2 ns ttl", `{"method":"oauth2","oauth2":{"clients":[{"client_id":"c","client_secret":"s","previous_secrets":["o"]}],"token_ttl":1800000000000,"scope":"x"}}`,
-			Config{Method: "oauth2", OAuth2: &OAuth2Config{Clients: []OAuth2Client{{ClientID: "c", ClientSecret: "s", PreviousSecrets: []string{"o"}}}, TokenTTL: 30 * time.Minute, Scope: "x"}}},
-		{"oauth2 days", `{"method":"oauth2","oauth2":{"token_ttl":"1d"}}`, Config{Method: "oauth2", OAuth2: &OAuth2Config{TokenTTL: 24 * time.Hour}}},
+			Config{Method: "oauth2", OAuth2: &OAuth2Config{Clients: []OAuth2Client{{ClientID: "c", ClientSecret: "s", PreviousSecrets: []string{"o"}}}, TokenTTL: Duration(30 * time.Minute), Scope: "x"}}},
+		{"oauth2 days", `{"method":"oauth2","oauth2":{"token_ttl":"1d"}}`, Config{Method: "oauth2", OAuth2: &OAuth2Config{TokenTTL: Duration(24 * time.Hour)}}},
 		{"hmac", `{"method":"hmac","hmac":{"header":"Stripe-Signature","secrets":["a","b"],"format":"stripe","tolerance":"10m"}}`,
-			Config{Method: "hmac", HMAC: &HMACConfig{Header: "Stripe-Signature", Secrets: []string{"a", "b"}, Format: "stripe", Tolerance: 10 * time.Minute}}},
+			Config{Method: "hmac", HMAC: &HMACConfig{Header: "Stripe-Signature", Secrets: []string{"a", "b"}, Format: "stripe", Tolerance: Duration(10 * time.Minute)}}},
 		{"standard webhooks", `{"method":"standard_webhooks","standard_webhooks":{"secrets":["whsec_x"],"tolerance":"2m"}}`,
-			Config{Method: "standard_webhooks", StandardWebhooks: &StandardWebhooksConfig{Secrets: []string{"whsec_x"}, Tolerance: 2 * time.Minute}}},
+			Config{Method: "standard_webhooks", StandardWebhooks: &StandardWebhooksConfig{Secrets: []string{"whsec_x"}, Tolerance: Duration(2 * time.Minute)}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -55,7 +55,7 @@ type HMACConfig struct {
 	// Tolerance is the largest accepted difference, either way, between the signed timestamp
 	// and the gateway's clock. Only with TimestampHeader or format "stripe". JSON: a duration
 	// string ("5m") or integer nanoseconds. Default: 5m.
-	Tolerance time.Duration `json:"tolerance,omitempty"`
+	Tolerance Duration `json:"tolerance,omitempty"`
 	// SignedPayload is a template of the signed bytes: "{body}" is the raw body, "{timestamp}"
 	// the timestamp exactly as received, anything else is literal text; any other {...} is an
 	// error. Default: "{body}", or "{timestamp}.{body}" with format "stripe".
@@ -66,20 +66,6 @@ type HMACConfig struct {
 	// other entries such as v0 are ignored. With "stripe", Prefix and TimestampHeader must be
 	// empty and Encoding hex. Default: "".
 	Format string `json:"format,omitempty"`
-}
-
-// UnmarshalJSON decodes the config strictly and accepts tolerance as a string or nanoseconds.
-func (c *HMACConfig) UnmarshalJSON(b []byte) error {
-	type plain HMACConfig
-	aux := struct {
-		*plain
-		Tolerance jsonDuration `json:"tolerance,omitempty"`
-	}{plain: (*plain)(c)}
-	if err := unmarshalStrict(b, &aux); err != nil {
-		return err
-	}
-	c.Tolerance = time.Duration(aux.Tolerance)
-	return nil
 }
 
 // macKey is one HMAC key with a pool of keyed hash states, so that verifying allocates nothing.
@@ -239,7 +225,7 @@ func newHMAC(c HMACConfig, o Options) (*hmacVerifier, error) {
 	case c.Tolerance > 0 && !timestamped:
 		return nil, errors.New("auth hmac: tolerance requires timestamp_header or format stripe")
 	case c.Tolerance > 0:
-		v.tolerance = c.Tolerance
+		v.tolerance = time.Duration(c.Tolerance)
 	case timestamped:
 		v.tolerance = defaultTolerance
 	}

@@ -141,8 +141,8 @@ func TestHMACBuildErrors(t *testing.T) {
 		{"no body", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, SignedPayload: "static"}, "auth hmac: signed_payload must include {body}"},
 		{"timestamp without header", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, SignedPayload: "{timestamp}.{body}"}, "auth hmac: signed_payload uses {timestamp} but no timestamp_header is set"},
 		{"unsigned timestamp", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, TimestampHeader: "X-Ts"}, "auth hmac: signed_payload must include {timestamp} when the timestamp is checked"},
-		{"tolerance without timestamp", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, Tolerance: time.Minute}, "auth hmac: tolerance requires timestamp_header or format stripe"},
-		{"negative tolerance", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, Format: "stripe", Tolerance: -time.Minute}, "auth hmac: negative tolerance"},
+		{"tolerance without timestamp", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, Tolerance: Duration(time.Minute)}, "auth hmac: tolerance requires timestamp_header or format stripe"},
+		{"negative tolerance", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, Format: "stripe", Tolerance: Duration(-time.Minute)}, "auth hmac: negative tolerance"},
 		{"bad timestamp header", HMACConfig{Header: "X-Sig", Secrets: []string{"s"}, TimestampHeader: "X Ts", SignedPayload: "{timestamp}{body}"}, `auth hmac: invalid timestamp_header "X Ts"`},
 	}
 	for _, tc := range cases {

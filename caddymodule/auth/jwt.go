@@ -48,21 +48,7 @@ type JWTConfig struct {
 	Algorithms []string `json:"algorithms,omitempty"`
 	// Leeway is the clock skew allowed on exp, nbf and iat, at most 5m. JSON: a duration
 	// string ("30s") or integer nanoseconds. Default: 30s.
-	Leeway time.Duration `json:"leeway,omitempty"`
-}
-
-// UnmarshalJSON decodes the config strictly and accepts leeway as a string or nanoseconds.
-func (c *JWTConfig) UnmarshalJSON(b []byte) error {
-	type plain JWTConfig
-	aux := struct {
-		*plain
-		Leeway jsonDuration `json:"leeway,omitempty"`
-	}{plain: (*plain)(c)}
-	if err := unmarshalStrict(b, &aux); err != nil {
-		return err
-	}
-	c.Leeway = time.Duration(aux.Leeway)
-	return nil
+	Leeway Duration `json:"leeway,omitempty"`
 }
 
 // jwtVerifier checks bearer JWTs against a JWKS.
@@ -118,7 +104,7 @@ func newJWT(c JWTConfig, o Options) (*jwtVerifier, error) {
 			return nil, fmt.Errorf("auth jwt: unknown algorithm %q", a)
 		}
 	}
-	leeway := c.Leeway
+	leeway := time.Duration(c.Leeway)
 	switch {
 	case leeway == 0:
 		leeway = defaultJWTLeeway

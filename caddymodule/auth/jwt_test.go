@@ -400,7 +400,7 @@ func TestJWTBuildErrors(t *testing.T) {
 		{"alg HS256", JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Algorithms: []string{"RS256", "HS256"}}, "auth jwt: algorithm HS256 is not allowed (use oauth2 or bearer for shared secrets)"},
 		{"alg unknown", JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Algorithms: []string{"RS1"}}, `auth jwt: unknown algorithm "RS1"`},
 		{"bad scope", JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Scopes: []string{"a b"}}, `auth jwt: invalid scope "a b"`},
-		{"leeway", JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Leeway: time.Hour}, "auth jwt: leeway must be between 0 and 5m0s"},
+		{"leeway", JWTConfig{Issuer: "https://idp.example", Audience: []string{"a"}, Leeway: Duration(time.Hour)}, "auth jwt: leeway must be between 0 and 5m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

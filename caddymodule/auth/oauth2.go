@@ -68,7 +68,7 @@ type OAuth2Config struct {
 	TokenPath string `json:"token_path,omitempty"`
 	// TokenTTL is the lifetime of an issued token, between 1m and 24h. JSON: a duration string
 	// ("1h") or integer nanoseconds. Default: 1h.
-	TokenTTL time.Duration `json:"token_ttl,omitempty"`
+	TokenTTL Duration `json:"token_ttl,omitempty"`
 	// Scope is the space-separated scope this route grants, e.g. "webhooks:incode". A client
 	// that asks for some of these scopes gets those; one that asks for none of them, or for no
 	// scope, gets all of them (unknown scopes are ignored, not refused). When set, webhook
@@ -81,20 +81,6 @@ type OAuth2Config struct {
 	// secrets: the first one signs and all of them verify, for rotation. Each at least 16
 	// bytes. Default: none (each client's tokens are signed with a key derived from its secret).
 	SigningSecrets []string `json:"signing_secrets,omitempty"`
-}
-
-// UnmarshalJSON decodes the config strictly and accepts token_ttl as a string or nanoseconds.
-func (c *OAuth2Config) UnmarshalJSON(b []byte) error {
-	type plain OAuth2Config
-	aux := struct {
-		*plain
-		TokenTTL jsonDuration `json:"token_ttl,omitempty"`
-	}{plain: (*plain)(c)}
-	if err := unmarshalStrict(b, &aux); err != nil {
-		return err
-	}
-	c.TokenTTL = time.Duration(aux.TokenTTL)
-	return nil
 }
 
 // signingKey is one HS256 key. clientID is the only client it signs for, or "" for a key
@@ -140,7 +126,7 @@ type oauth2Verifier struct {
 func newOAuth2(c OAuth2Config, o Options) (*oauth2Verifier, error) {
 	v := &oauth2Verifier{
 		path:     c.TokenPath,
-		ttl:      c.TokenTTL,
+		ttl:      time.Duration(c.TokenTTL),
 		audience: c.Audience,
 		vendor:   o.Vendor,
 		now:      o.clock(),

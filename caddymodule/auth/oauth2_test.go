@@ -332,7 +332,7 @@ func TestOAuth2BuildErrors(t *testing.T) {
 		{"duplicate id", OAuth2Config{Clients: []OAuth2Client{cl("a", long), cl("a", long+"x")}}, testOptions(), `auth oauth2: duplicate client_id "a"`},
 		{"shared secret", OAuth2Config{Clients: []OAuth2Client{cl("a", long), cl("b", long)}}, testOptions(), `auth oauth2: clients "a" and "b" share a secret`},
 		{"bad path", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}, TokenPath: "token"}, testOptions(), `auth oauth2: invalid token_path "token"`},
-		{"ttl", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}, TokenTTL: time.Second}, testOptions(), "auth oauth2: token_ttl must be between 1m0s and 24h0m0s"},
+		{"ttl", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}, TokenTTL: Duration(time.Second)}, testOptions(), "auth oauth2: token_ttl must be between 1m0s and 24h0m0s"},
 		{"no audience", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}}, Options{}, "auth oauth2: missing audience (set audience, or give the route a name)"},
 		{"bad scope", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}, Scope: `a "b"`}, testOptions(), `auth oauth2: invalid scope "\"b\""`},
 		{"short signing secret", OAuth2Config{Clients: []OAuth2Client{cl("a", long)}, SigningSecrets: []string{"x"}}, testOptions(), "auth oauth2: signing_secrets[0] is shorter than 16 bytes"},

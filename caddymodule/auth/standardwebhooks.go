@@ -33,21 +33,7 @@ type StandardWebhooksConfig struct {
 	Secrets []string `json:"secrets,omitempty"`
 	// Tolerance is the largest accepted difference, either way, between webhook-timestamp and
 	// the gateway's clock. JSON: a duration string ("5m") or integer nanoseconds. Default: 5m.
-	Tolerance time.Duration `json:"tolerance,omitempty"`
-}
-
-// UnmarshalJSON decodes the config strictly and accepts tolerance as a string or nanoseconds.
-func (c *StandardWebhooksConfig) UnmarshalJSON(b []byte) error {
-	type plain StandardWebhooksConfig
-	aux := struct {
-		*plain
-		Tolerance jsonDuration `json:"tolerance,omitempty"`
-	}{plain: (*plain)(c)}
-	if err := unmarshalStrict(b, &aux); err != nil {
-		return err
-	}
-	c.Tolerance = time.Duration(aux.Tolerance)
-	return nil
+	Tolerance Duration `json:"tolerance,omitempty"`
 }
 
 // DecodeStandardWebhookSecret decodes a Standard Webhooks secret, "whsec_" followed by base64
@@ -94,7 +80,7 @@ func newStandardWebhooks(c StandardWebhooksConfig, o Options) (*standardWebhooks
 	if len(c.Secrets) == 0 {
 		return nil, errors.New("auth standard_webhooks: missing secret")
 	}
-	v := &standardWebhooksVerifier{tolerance: c.Tolerance, now: o.clock()}
+	v := &standardWebhooksVerifier{tolerance: time.Duration(c.Tolerance), now: o.clock()}
 	switch {
 	case v.tolerance < 0:
 		return nil, errors.New("auth standard_webhooks: negative tolerance")

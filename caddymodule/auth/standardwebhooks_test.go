@@ -84,7 +84,7 @@ func TestStandardWebhooks(t *testing.T) {
 		{name: "only other versions", header: hdr(good[0], good[1], good[2], good[3], good[4], "v2,"+strings.TrimPrefix(good[5], "v1,")), body: payload, want: errMalformedSignature},
 		{name: "blank signature", header: hdr(good[0], good[1], good[2], good[3], good[4], "   "), body: payload, want: errMissingSignature},
 	})
-	after := mustBuild(t, Config{Method: "standard_webhooks", StandardWebhooks: &StandardWebhooksConfig{Secrets: []string{secret(newKey)}, Tolerance: time.Hour}}, testOptions())
+	after := mustBuild(t, Config{Method: "standard_webhooks", StandardWebhooks: &StandardWebhooksConfig{Secrets: []string{secret(newKey)}, Tolerance: Duration(time.Hour)}}, testOptions())
 	runVerifyCases(t, after, []verifyCase{
 		{name: "expired secret", header: hdr(h(oldKey, testNow, payload)...), body: payload, want: errSignatureMismatch},
 		{name: "custom tolerance", header: hdr(h(newKey, testNow.Add(-50*time.Minute), payload)...), body: payload},
@@ -100,7 +100,7 @@ func TestStandardWebhooksBuildErrors(t *testing.T) {
 		{"no secret", StandardWebhooksConfig{}, "auth standard_webhooks: missing secret"},
 		{"not base64", StandardWebhooksConfig{Secrets: []string{"whsec_***"}}, "auth standard_webhooks: secrets[0]: standard webhooks secret is not base64"},
 		{"too short", StandardWebhooksConfig{Secrets: []string{"whsec_c2hvcnQ="}}, "auth standard_webhooks: secrets[0] is shorter than 16 bytes"},
-		{"negative tolerance", StandardWebhooksConfig{Secrets: []string{swVectorSecret}, Tolerance: -1}, "auth standard_webhooks: negative tolerance"},
+		{"negative tolerance", StandardWebhooksConfig{Secrets: []string{swVectorSecret}, Tolerance: Duration(-1)}, "auth standard_webhooks: negative tolerance"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
