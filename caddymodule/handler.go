@@ -102,6 +102,7 @@ type Handler struct {
 	keys      payload.KeyTemplates
 	event     *payload.Template
 	ack       ackResponse
+	needsDoc  bool // the schema, a key or the event name reads the decoded body
 	window    time.Duration
 	limits    payload.Limits
 	route     *routeHandle
@@ -244,6 +245,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.event = t
 	}
+
+	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.event != nil && h.event.UsesJSON())
 
 	h.window = time.Duration(h.DedupWindow)
 	if h.window == 0 && preset != nil {

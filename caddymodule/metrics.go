@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,16 +58,12 @@ var allCollectors = []prometheus.Collector{
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
 }
 
-var registerMu sync.Mutex
-
 // registerMetrics puts the collectors into a config's registry. Registering the
 // same collector twice (several handlers in one config) is expected and ignored.
 func registerMetrics(reg *prometheus.Registry) error {
 	if reg == nil {
 		return nil
 	}
-	registerMu.Lock()
-	defer registerMu.Unlock()
 	for _, c := range allCollectors {
 		if err := reg.Register(c); err != nil {
 			if _, ok := errors.AsType[prometheus.AlreadyRegisteredError](err); !ok {

@@ -99,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	var doc any
-	if h.schema != nil || h.keys.UsesJSON() || h.event != nil {
+	if h.needsDoc {
 		doc, err = payload.Decode(body)
 		if err != nil {
 			return h.reject(w, r, start, problemBadJSON)

@@ -316,6 +316,11 @@ func TestDeadLetterAndReplay(t *testing.T) {
 		t.Fatalf("stats report %d dead, want 1", stats.Dead)
 	}
 
+	if text := metricsText(t); !strings.Contains(text, `caddy_webhook_gateway_dead_letters_total{route="dlq"} 1`) ||
+		!strings.Contains(text, `caddy_webhook_gateway_deliveries_total{result="dead_letter",route="dlq"} 1`) {
+		t.Fatal("the dead letter is not in the metrics")
+	}
+
 	app.status.Store(http.StatusOK)
 	adminJSON(t, http.MethodPost, "/webhook_gateway/routes/dlq/dead_letters/"+id+"/replay", nil)
 	expectExactlyOnce(t, app, []string{"idwise:dead-1"}, 10*time.Second)
@@ -507,14 +512,12 @@ func TestMetrics(t *testing.T) {
 	waitFor(t, 10*time.Second, "the delivery", func() bool { return up.count() == 1 })
 	var text string
 	waitFor(t, 10*time.Second, "delivery metrics", func() bool {
-		resp, err := http.Get(adminBase + "/metrics")
-		if err != nil {
-			return false
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		text = string(b)
+		text = metricsText(t)
 		return strings.Contains(text, `caddy_webhook_gateway_deliveries_total{result="success",route="metrics"} 1`)
+	})
+	// The queue depth is sampled every 5 s.
+	waitFor(t, 15*time.Second, "the queue depth gauge", func() bool {
+		return strings.Contains(metricsText(t), `caddy_webhook_gateway_queue_depth{route="metrics",state="pending"}`)
 	})
 	for _, want := range []string{
 		`caddy_webhook_gateway_requests_total{outcome="accepted",route="metrics",vendor="idwise"}`,
@@ -598,4 +601,16 @@ func TestBodyOverStoreLimit(t *testing.T) {
 	if !strings.Contains(p.Detail, "largest event the store takes") {
 		t.Fatalf("detail %q does not name the store's limit", p.Detail)
 	}
+}
+
+// metricsText reads Caddy's metrics from the admin endpoint.
+func metricsText(t *testing.T) string {
+	t.Helper()
+	resp, err := http.Get(adminBase + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -101,6 +102,14 @@ func startCaddy(t *testing.T, globalExtra, sites string) *caddytest.Tester {
 	tester := caddytest.NewTester(t)
 	tester.InitServer("{"+globalOptions+globalExtra+"\n}\n"+sites, "caddyfile")
 	return tester
+}
+
+// startGateRoute starts Caddy with a single gate-mode route in front of up;
+// subdirectives are the lines of the webhook_gateway block.
+func startGateRoute(t *testing.T, up *upstream, subdirectives ...string) {
+	t.Helper()
+	block := "\t\t" + strings.Join(subdirectives, "\n\t\t")
+	startCaddy(t, storeOption(t), fmt.Sprintf("http://localhost:9080 {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", block, up.hostPort()))
 }
 
 // storeOption keeps the embedded store of one test in its own directory.
