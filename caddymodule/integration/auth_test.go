@@ -69,7 +69,7 @@ func TestAuthEndToEnd(t *testing.T) {
 	idp := newTestIdP(t)
 	stdSecret := "whsec_" + base64.StdEncoding.EncodeToString(stdWebhooksKey)
 
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /incode/* {
 		webhook_gateway {
 			name incode_onboarding

@@ -122,7 +122,7 @@ func TestForwardAckIndependentOfApp(t *testing.T) {
 	failing.setStatus(func(int, *http.Request) int { return http.StatusInternalServerError })
 	app := newSwitchableApp(t) // down until brought up
 
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /sleepy {
 		webhook_gateway {
 			name sleepy
@@ -193,7 +193,7 @@ func TestForwardedRequest(t *testing.T) {
 	}
 	up := newUpstream(t)
 	secret := "whsec_" + "dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	webhook_gateway {
 		vendor idwise
 		auth basic idwise {env.WEBHOOK_TEST_SECRET}
@@ -268,7 +268,7 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	app := newSwitchableApp(t)
 	app.status.Store(http.StatusInternalServerError)
 	app.up(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	webhook_gateway {
 		name dlq
 		vendor idwise
@@ -341,7 +341,7 @@ func TestQuarantine(t *testing.T) {
 		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	webhook_gateway {
 		name quarantine
 		vendor attestr
@@ -381,7 +381,7 @@ func TestReloadKeepsQueueAndDedup(t *testing.T) {
 	app.up(t)
 	store := storeOption(t)
 	cfg := func(concurrency int) string {
-		return fmt.Sprintf(`http://localhost:9080 {
+		return fmt.Sprintf(site+` {
 	webhook_gateway {
 		name reload
 		vendor idwise
@@ -466,7 +466,7 @@ func TestStoreUnavailable(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	up := newUpstream(t)
-	startCaddy(t, "\twebhook_gateway {\n\t\tstore nats "+ns.ClientURL()+"\n\t}\n", fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, "\twebhook_gateway {\n\t\tstore nats "+ns.ClientURL()+"\n\t}\n", fmt.Sprintf(site+` {
 	webhook_gateway {
 		name unavailable
 		vendor idwise
@@ -497,7 +497,7 @@ func TestMetrics(t *testing.T) {
 		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	webhook_gateway {
 		name metrics
 		vendor idwise
@@ -581,7 +581,7 @@ func TestBodyOverStoreLimit(t *testing.T) {
 	}
 	t.Cleanup(ns.Shutdown)
 	up := newUpstream(t)
-	startCaddy(t, "\twebhook_gateway {\n\t\tstore nats "+ns.ClientURL()+"\n\t}\n", fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, "\twebhook_gateway {\n\t\tstore nats "+ns.ClientURL()+"\n\t}\n", fmt.Sprintf(site+` {
 	webhook_gateway {
 		name storelimit
 		auth none

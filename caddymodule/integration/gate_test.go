@@ -57,7 +57,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 	up := newUpstream(t)
 	cases := presetCases(t)
 	var sites strings.Builder
-	sites.WriteString("http://localhost:9080 {\n")
+	sites.WriteString(site + " {\n")
 	for _, c := range cases {
 		family := c[1]
 		if family == "default" {
@@ -123,7 +123,7 @@ func TestGateModeChecks(t *testing.T) {
 		t.Skip("integration test: runs without -short")
 	}
 	up := newUpstream(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(`http://localhost:9080 {
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /basic {
 		webhook_gateway {
 			name basic

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,20 +20,37 @@ import (
 	"github.com/caddyserver/caddy/v2/caddytest"
 )
 
-// The in-process Caddy of caddytest listens here.
-const (
-	gatewayBase = "http://localhost:9080"
-	adminBase   = "http://localhost:2999"
+// The in-process Caddy of caddytest listens on these loopback ports. They
+// default to 9080 (HTTP), 9443 (HTTPS) and 2999 (admin); WHGW_TEST_PORT_BASE=N
+// moves them to N, N+1 and N+2, so that two checkouts can run the package at
+// the same time.
+var (
+	httpPort, httpsPort, adminPort = testPorts()
+
+	gatewayBase = fmt.Sprintf("http://localhost:%d", httpPort)
+	adminBase   = fmt.Sprintf("http://localhost:%d", adminPort)
+	// site is the address of the site block every test config serves.
+	site = gatewayBase
+
+	// globalOptions are the caddytest globals every config starts with.
+	globalOptions = fmt.Sprintf(`
+	skip_install_trust
+	admin localhost:%d
+	http_port %d
+	https_port %d
+	grace_period 1ns
+`, adminPort, httpPort, httpsPort)
 )
 
-// globalOptions are the caddytest globals every config starts with.
-const globalOptions = `
-	skip_install_trust
-	admin localhost:2999
-	http_port 9080
-	https_port 9443
-	grace_period 1ns
-`
+func testPorts() (httpPort, httpsPort, adminPort int) {
+	base, err := strconv.Atoi(os.Getenv("WHGW_TEST_PORT_BASE"))
+	if err != nil || base <= 0 {
+		return 9080, 9443, 2999
+	}
+	return base, base + 1, base + 2
+}
+
+func init() { caddytest.Default.AdminPort = adminPort }
 
 // upstream is a real HTTP application on loopback that records what it gets.
 type upstream struct {
@@ -109,7 +127,7 @@ func startCaddy(t *testing.T, globalExtra, sites string) *caddytest.Tester {
 func startGateRoute(t *testing.T, up *upstream, subdirectives ...string) {
 	t.Helper()
 	block := "\t\t" + strings.Join(subdirectives, "\n\t\t")
-	startCaddy(t, storeOption(t), fmt.Sprintf("http://localhost:9080 {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", block, up.hostPort()))
+	startCaddy(t, storeOption(t), fmt.Sprintf("%s {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", site, block, up.hostPort()))
 }
 
 // storeOption keeps the embedded store of one test in its own directory.
@@ -153,7 +171,7 @@ func loopbackClient(localIP string) *http.Client {
 		Timeout: 15 * time.Second,
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
-				return dialer.DialContext(ctx, network, "127.0.0.1:9080")
+				return dialer.DialContext(ctx, network, fmt.Sprintf("127.0.0.1:%d", httpPort))
 			},
 			MaxIdleConnsPerHost: 64,
 		},
