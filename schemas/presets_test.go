@@ -97,10 +97,11 @@ func TestLookup(t *testing.T) {
 				t.Errorf("Lookup = {Vendor:%q Family:%q Schema:%q Event:%q}, want {%q %q %q %q}",
 					p.Vendor, p.Family, p.Schema, p.Event, tc.vendor, tc.family, tc.schema, tc.event)
 			}
-			wantWindow := time.Duration(0)
-			if tc.vendor == "incode" && tc.family == "watchlist" {
-				wantWindow = 10 * time.Minute
-			}
+			// Each vendor's retry horizon with margin (docs/vendors.md).
+			wantWindow := map[string]time.Duration{
+				"unico_idcloud": 24 * time.Hour, "unico_magiclink": 24 * time.Hour,
+				"incode": time.Hour, "attestr": 10 * time.Minute, "idwise": time.Hour,
+			}[tc.vendor]
 			if p.DedupWindow != wantWindow {
 				t.Errorf("DedupWindow = %v, want %v", p.DedupWindow, wantWindow)
 			}
@@ -191,6 +192,9 @@ func requiredBySchema(doc map[string]any, path string) bool {
 			return false
 		}
 		node = next
+	}
+	if node["$ref"] == "_defs.json#/$defs/id" { // a non-empty string, or a number
+		return true
 	}
 	minLength, _ := node["minLength"].(float64)
 	return node["type"] == "string" && minLength >= 1
