@@ -129,3 +129,36 @@ func TestOversizedKeyAndHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowFollowsRetryHorizon: identical bytes inside the window are a
+// retry (a duplicate, not delivered again); outside it they are a new event
+// and are delivered.
+func TestWindowFollowsRetryHorizon(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
+	webhook_gateway {
+		name window
+		vendor idwise
+		auth none
+		dedup_window 2s
+		forward %s
+	}
+}
+`, up.URL))
+	ev := idwiseEvent("w-1")
+	if resp, b := post(t, nil, "/", nil, ev); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Webhook-Duplicate") != "" {
+		t.Fatalf("first: status %d %s", resp.StatusCode, b)
+	}
+	waitFor(t, 10*time.Second, "the first delivery", func() bool { return up.count() == 1 })
+	if resp, _ := post(t, nil, "/", nil, ev); resp.Header.Get("X-Webhook-Duplicate") != "true" {
+		t.Fatal("a retry inside the window was not answered as a duplicate")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if resp, b := post(t, nil, "/", nil, ev); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Webhook-Duplicate") != "" {
+		t.Fatalf("after the window: status %d duplicate %q %s, want a new event", resp.StatusCode, resp.Header.Get("X-Webhook-Duplicate"), b)
+	}
+	waitFor(t, 10*time.Second, "the second delivery", func() bool { return up.count() == 2 })
+}
