@@ -217,14 +217,7 @@ func TestCorpus(t *testing.T) {
 	for _, e := range corpus {
 		t.Run(e.preset+"/"+filepath.Base(e.base), func(t *testing.T) {
 			vendor, family, _ := strings.Cut(e.preset, "/")
-			p, err := schemas.Lookup(vendor, family)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sch, err := schemas.Compile(p.Schema)
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, sch := compiledPreset(t, vendor, family)
 			raw, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(e.base)))
 			if err != nil {
 				t.Fatal(err)

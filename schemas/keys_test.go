@@ -15,14 +15,7 @@ import (
 func presetKey(t *testing.T, preset, body string) string {
 	t.Helper()
 	vendor, family, _ := strings.Cut(preset, "/")
-	p, err := schemas.Lookup(vendor, family)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sch, err := schemas.Compile(p.Schema)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, sch := compiledPreset(t, vendor, family)
 	doc, err := payload.Decode([]byte(body))
 	if err != nil {
 		t.Fatal(err)

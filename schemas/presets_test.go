@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/webhookgw/caddy-webhook-gateway/schemas"
 )
 
@@ -30,6 +32,20 @@ func allPresets(t testing.TB) []schemas.Preset {
 		}
 	}
 	return out
+}
+
+// compiledPreset looks up a preset and compiles its schema.
+func compiledPreset(t testing.TB, vendor, family string) (schemas.Preset, *jsonschema.Schema) {
+	t.Helper()
+	p, err := schemas.Lookup(vendor, family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schemas.Compile(p.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sch
 }
 
 func presetName(p schemas.Preset) string {
