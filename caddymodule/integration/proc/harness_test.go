@@ -145,6 +145,13 @@ func (g *gateway) start(c gwConfig) {
 	g.t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.launchLocked(c)
+	g.waitReadyLocked()
+}
+
+// launchLocked writes the Caddyfile and starts the process without waiting.
+func (g *gateway) launchLocked(c gwConfig) {
+	g.t.Helper()
 	if g.cmd != nil {
 		g.t.Fatalf("%s: already running", g.name)
 	}
@@ -173,7 +180,6 @@ func (g *gateway) start(c gwConfig) {
 		close(done)
 	}()
 	g.cmd, g.done = cmd, done
-	g.waitReadyLocked()
 }
 
 // childEnv is the test's environment with the XDG dirs (Caddy's data and
