@@ -15,8 +15,14 @@ import (
 // reason to give up, so every store operation that can wait is retried on a short, capped
 // backoff: Open and Route until ReadyTimeout, the fetch loop and the bookkeeping after a
 // delivery for as long as the route runs.
+//
+// Two creators of one replicated stream are the common case (gateways started together): the
+// meta leader takes both proposals and neither request gets an answer, although the stream is
+// created. The first attempts are therefore short, and grow to readyAttempt: a retry finds the
+// stream and updates it to the same config, which is answered at once.
 const (
-	readyAttempt = 5 * time.Second        // bound of one API request while waiting for the store
+	firstAttempt = time.Second            // bound of the first request while waiting for the store
+	readyAttempt = 5 * time.Second        // bound of one request once the store was slow to answer
 	probeMin     = 100 * time.Millisecond // first wait after a failed store request
 	probeMax     = 2 * time.Second        // longest wait: a recovered store is noticed within it
 )
@@ -29,13 +35,15 @@ func nextProbe(p time.Duration) time.Duration {
 	return min(2*p, probeMax)
 }
 
-// retryStore calls op until it succeeds or deadline passes, each call bounded by readyAttempt,
-// waiting nextProbe between calls. It logs each failure as a warning with the retry's delay,
+// retryStore calls op until it succeeds or deadline passes, the first call bounded by
+// firstAttempt, each further one by twice the last up to readyAttempt, waiting nextProbe
+// between calls. It logs each failure as a warning with the retry's delay,
 // and the success after failures; it returns op's last error, with the number of attempts.
 func retryStore(deadline time.Time, log *zap.Logger, what string, op func(context.Context) error) error {
 	var wait time.Duration
-	for attempt := 1; ; attempt++ {
-		ctx, cancel := context.WithTimeout(context.Background(), min(readyAttempt, max(time.Until(deadline), probeMin)))
+	bound := firstAttempt
+	for attempt := 1; ; attempt, bound = attempt+1, min(2*bound, readyAttempt) {
+		ctx, cancel := context.WithTimeout(context.Background(), min(bound, max(time.Until(deadline), probeMin)))
 		err := op(ctx)
 		cancel()
 		if err == nil {
