@@ -16,13 +16,16 @@ import (
 // backoff: Open and Route until ReadyTimeout, the fetch loop and the bookkeeping after a
 // delivery for as long as the route runs.
 //
+// A request sent while the cluster has no leader for it is never answered, however soon the
+// leader comes back, so the requests are bounded short and repeated rather than left waiting.
 // Two creators of one replicated stream are the common case (gateways started together): the
 // meta leader takes both proposals and neither request gets an answer, although the stream is
-// created. The first attempts are therefore short, and grow to readyAttempt: a retry finds the
-// stream and updates it to the same config, which is answered at once.
+// created; a retry finds the stream and updates it to the same config, which is answered at
+// once. The bound of a request that changes the store grows to readyAttempt, in case a loaded
+// cluster is merely slow.
 const (
 	firstAttempt = time.Second            // bound of the first request while waiting for the store
-	readyAttempt = 5 * time.Second        // bound of one request once the store was slow to answer
+	readyAttempt = 5 * time.Second        // bound of one request that changes the store
 	probeMin     = 100 * time.Millisecond // first wait after a failed store request
 	probeMax     = 2 * time.Second        // longest wait: a recovered store is noticed within it
 )
@@ -36,13 +39,13 @@ func nextProbe(p time.Duration) time.Duration {
 }
 
 // retryStore calls op until it succeeds or deadline passes, the first call bounded by
-// firstAttempt, each further one by twice the last up to readyAttempt, waiting nextProbe
-// between calls. It logs each failure as a warning with the retry's delay,
-// and the success after failures; it returns op's last error, with the number of attempts.
-func retryStore(deadline time.Time, log *zap.Logger, what string, op func(context.Context) error) error {
+// firstAttempt, each further one by twice the last up to maxBound, waiting nextProbe between
+// calls. It logs each failure as a warning with the retry's delay, and the success after
+// failures; it returns op's last error, with the number of attempts.
+func retryStore(deadline time.Time, maxBound time.Duration, log *zap.Logger, what string, op func(context.Context) error) error {
 	var wait time.Duration
-	bound := firstAttempt
-	for attempt := 1; ; attempt, bound = attempt+1, min(2*bound, readyAttempt) {
+	bound := min(firstAttempt, maxBound)
+	for attempt := 1; ; attempt, bound = attempt+1, min(2*bound, maxBound) {
 		ctx, cancel := context.WithTimeout(context.Background(), min(bound, max(time.Until(deadline), probeMin)))
 		err := op(ctx)
 		cancel()

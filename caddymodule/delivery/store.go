@@ -114,7 +114,7 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 	}
 	s.js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(apiTimeout))
 	if err == nil {
-		err = retryStore(deadline, log, "jetstream account info", func(ctx context.Context) error {
+		err = retryStore(deadline, firstAttempt, log, "jetstream account info", func(ctx context.Context) error {
 			_, err := s.js.AccountInfo(ctx)
 			return err
 		})
@@ -215,7 +215,7 @@ func (s *Store) register(r *Route, running bool) {
 // CreateOrUpdateStream then finds the stream and updates it to the same config.
 func (s *Store) ensureStream(deadline time.Time, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	var st jetstream.Stream
-	err := retryStore(deadline, s.log, "create stream "+cfg.Name, func(ctx context.Context) error {
+	err := retryStore(deadline, readyAttempt, s.log, "create stream "+cfg.Name, func(ctx context.Context) error {
 		var err error
 		st, err = s.js.CreateOrUpdateStream(ctx, cfg)
 		return err

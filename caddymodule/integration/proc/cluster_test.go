@@ -168,6 +168,23 @@ func (c *natsCluster) streamLeader(stream string) int {
 	return -1
 }
 
+// waitConsumerLeader waits until the consumer of stream has a leader and
+// returns when.
+func (c *natsCluster) waitConsumerLeader(stream, consumer string, timeout time.Duration) time.Time {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, ns := range c.running() {
+			if ns.JetStreamIsConsumerLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream, consumer) {
+				return time.Now()
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("consumer %s > %s has no leader within %s", stream, consumer, timeout)
+	return time.Time{}
+}
+
 // waitStreamLeader waits until stream has a leader and returns when.
 func (c *natsCluster) waitStreamLeader(stream string, timeout time.Duration) (int, time.Time) {
 	c.t.Helper()

@@ -131,12 +131,13 @@ http://127.0.0.1:%d {
 				backoff 100ms 1s
 				max_attempts 1000
 				concurrency %d
+				header_up X-Test-Gateway %s
 			}
 		}
 	}
 	respond 404
 }
-`, g.adminPort, c.store, g.port, routePath, routeName, authUser, authPassword, c.appURL, conc)
+`, g.adminPort, c.store, g.port, routePath, routeName, authUser, authPassword, c.appURL, conc, g.name)
 }
 
 // start writes the Caddyfile and starts the process, then waits until the
@@ -373,6 +374,7 @@ type app struct {
 type delivered struct {
 	id      string // X-Webhook-Id
 	attempt string // X-Webhook-Attempt
+	gateway string // X-Test-Gateway: the name of the gateway that delivered it
 	at      time.Time
 }
 
@@ -430,7 +432,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("X-Webhook-Idempotency-Key")
 		a.mu.Lock()
 		a.deliveries[key] = append(a.deliveries[key], delivered{
-			id: r.Header.Get("X-Webhook-Id"), attempt: r.Header.Get("X-Webhook-Attempt"), at: time.Now(),
+			id: r.Header.Get("X-Webhook-Id"), attempt: r.Header.Get("X-Webhook-Attempt"),
+			gateway: r.Header.Get("X-Test-Gateway"), at: time.Now(),
 		})
 		a.total++
 		a.mu.Unlock()
@@ -522,7 +525,7 @@ func (a *app) expectExactlyOnce(led *ledger) {
 func describe(ds []delivered) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
-		parts[i] = fmt.Sprintf("{id %s attempt %s at %s}", d.id, d.attempt, d.at.Format("15:04:05.000"))
+		parts[i] = fmt.Sprintf("{id %s attempt %s by %s at %s}", d.id, d.attempt, d.gateway, d.at.Format("15:04:05.000"))
 	}
 	return strings.Join(parts, " ")
 }
