@@ -100,6 +100,20 @@ func TestFlakyCluster(t *testing.T) {
 	t.Logf("3. quorum lost for %s; the stream had a leader again %s after the restart, its consumer %s after the stream",
 		backAt.Sub(lossAt).Round(time.Millisecond), backAt.Sub(lossAt.Add(lossFor)).Round(time.Millisecond),
 		consAt.Sub(backAt).Round(time.Millisecond))
+	backAt = consAt // the store can take and hand out events again
+	var ackAt [2]time.Time
+	for i, g := range gws {
+		wg.Go(func() {
+			var err error
+			if ackAt[i], err = probe.firstAck(g, "back-"+g.name, 60*time.Second); err != nil {
+				t.Errorf("after the quorum loss: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	for i, g := range gws {
+		t.Logf("   %s: first ack %s after the consumer was back", g.name, ackAt[i].Sub(backAt).Round(time.Millisecond))
+	}
 	for _, g := range gws {
 		resumed := app.firstDeliveryAfter(backAt, g.name, 60*time.Second)
 		if resumed.IsZero() {
@@ -107,7 +121,7 @@ func TestFlakyCluster(t *testing.T) {
 			continue
 		}
 		d := resumed.Sub(backAt)
-		t.Logf("   %s: first delivery %s after the stream was back", g.name, d.Round(time.Millisecond))
+		t.Logf("   %s: first delivery %s after the consumer was back", g.name, d.Round(time.Millisecond))
 		if d > 10*time.Second {
 			t.Errorf("%s resumed deliveries %s after the cluster came back, want a few seconds", g.name, d.Round(time.Millisecond))
 		}
@@ -131,12 +145,15 @@ func TestFlakyCluster(t *testing.T) {
 	for _, i := range noLeader {
 		cl.start(i)
 	}
+	metaAt := cl.waitMetaLeader(30 * time.Second)
+	_, leaderAt := cl.waitStreamLeader(evStream, 30*time.Second)
 	wg.Wait()
 	if bErr != nil {
 		t.Errorf("gateway started without a meta leader: %v", bErr)
 	} else {
-		t.Logf("4. gateway started without a meta leader: first ack %s after the nodes came back (%s after its start)",
-			bReady.Sub(restoreAt).Round(time.Millisecond), bReady.Sub(restoreAt.Add(-3*time.Second)).Round(time.Millisecond))
+		t.Logf("4. gateway started without a meta leader: first ack %s after the nodes came back (%s after its start); meta leader after %s, stream leader after %s",
+			bReady.Sub(restoreAt).Round(time.Millisecond), bReady.Sub(restoreAt.Add(-3*time.Second)).Round(time.Millisecond),
+			metaAt.Sub(restoreAt).Round(time.Millisecond), leaderAt.Sub(restoreAt).Round(time.Millisecond))
 		load.only(gws[0], gws[1])
 	}
 	time.Sleep(3 * time.Second)
