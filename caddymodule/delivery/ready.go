@@ -16,8 +16,8 @@ import (
 // backoff: Open and Route until ReadyTimeout, the fetch loop and the bookkeeping after a
 // delivery for as long as the route runs.
 //
-// A request sent while the cluster has no leader for it is never answered, however soon the
-// leader comes back, so the requests are bounded short and repeated rather than left waiting.
+// A request can go unanswered for good (the server that took it died, or dropped it), so the
+// requests are bounded short and repeated rather than left waiting for the whole ReadyTimeout.
 // Two creators of one replicated stream are the common case (gateways started together): the
 // meta leader takes both proposals and neither request gets an answer, although the stream is
 // created; a retry finds the stream and updates it to the same config, which is answered at

@@ -232,3 +232,38 @@ func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 		t.Errorf("the key is not remembered after the delivery: seen %v, err %v", seen, err)
 	}
 }
+
+// TestDeliveriesResumeAfterStoreOutage: the store is away for 12s while a route runs; an event
+// accepted once it is back is delivered within a few seconds, however many fetches failed.
+func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a 12s store outage")
+	}
+	n := newNode(t, "single")
+	n.start()
+	up := newUpstream(t, status(http.StatusOK))
+	s, err := openExternal(t, []string{n.url()}, 1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRoute(t, s, RouteConfig{Name: "resume", Forward: policy(up.URL)})
+	r.Start()
+	time.Sleep(500 * time.Millisecond)
+	n.stop()
+	time.Sleep(12 * time.Second)
+	n.start()
+	var backAt time.Time
+	waitFor(t, 20*time.Second, "the store to take an event", func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := r.Accept(ctx, "k1", event("e1"))
+		backAt = time.Now()
+		return err == nil
+	})
+	waitFor(t, 30*time.Second, "the delivery", func() bool { return up.count() == 1 })
+	took := up.get()[0].at.Sub(backAt)
+	t.Logf("delivered %s after the store took the event", took.Round(time.Millisecond))
+	if took > 5*time.Second {
+		t.Errorf("delivered %s after the store was back, want a few seconds", took.Round(time.Millisecond))
+	}
+}
