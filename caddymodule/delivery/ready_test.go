@@ -246,7 +246,7 @@ func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRoute(t, s, RouteConfig{Name: "resume", Forward: policy(up.URL)})
+	r := newRoute(t, s, RouteConfig{Name: "resume", Forward: policy(up.URL), Logger: zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))})
 	r.Start()
 	time.Sleep(500 * time.Millisecond)
 	n.stop()
