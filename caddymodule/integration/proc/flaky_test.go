@@ -2,6 +2,8 @@ package proc
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,6 +75,7 @@ func TestFlakyCluster(t *testing.T) {
 	// 2. The stream leader crashes and comes back; both gateways live on.
 	leader, _ := cl.waitStreamLeader(evStream, 10*time.Second)
 	crashAt := time.Now()
+	t.Logf("   (stream leader crash at %s)", crashAt.Format("15:04:05.000"))
 	cl.stop(leader)
 	_, newLeaderAt := cl.waitStreamLeader(evStream, 30*time.Second)
 	time.Sleep(2 * time.Second)
@@ -90,6 +93,7 @@ func TestFlakyCluster(t *testing.T) {
 	const lossFor = 10 * time.Second
 	down := []int{(leader + 1) % 3, (leader + 2) % 3}
 	lossAt := time.Now()
+	t.Logf("   (quorum loss at %s)", lossAt.Format("15:04:05.000"))
 	for _, i := range down {
 		cl.stop(i)
 	}
@@ -145,6 +149,7 @@ func TestFlakyCluster(t *testing.T) {
 	wg.Go(func() { bReady, bErr = probe.firstAck(gws[1], "noleader", 60*time.Second) })
 	time.Sleep(3 * time.Second)
 	restoreAt := time.Now()
+	t.Logf("   (meta leader loss from %s to %s)", restoreAt.Add(-3*time.Second).Format("15:04:05.000"), restoreAt.Format("15:04:05.000"))
 	for _, i := range noLeader {
 		cl.start(i)
 	}
@@ -182,10 +187,49 @@ func TestFlakyCluster(t *testing.T) {
 		t.Errorf("key %s delivered %d times: %s", key, len(ds), describe(ds))
 	}
 	t.Logf("%d deliveries of %d acked events, %d keys delivered more than once", total, led.ackedCount(), len(doubles))
+	logLatencies(t, app, led)
 	for _, g := range gws {
 		t.Logf("%s's log: %d \"store not ready\" retries, %d bookkeeping retries begun and %d recovered, %d fetch recoveries",
 			g.name, len(g.logLines("store not ready")), len(g.logLines("delivery bookkeeping failed")),
 			len(g.logLines("delivery bookkeeping recovered")), len(g.logLines("delivery fetch recovered")))
+	}
+}
+
+// logLatencies prints how long acked events waited for their first delivery:
+// the slowest, and how many waited longer than 5 s (events the store handed
+// out as a node failed come back only after the consumer's AckWait, the
+// forward timeout + 30 s).
+func logLatencies(t *testing.T, a *app, led *ledger) {
+	t.Helper()
+	got, _ := a.snapshot()
+	led.mu.Lock()
+	defer led.mu.Unlock()
+	var lat []time.Duration
+	var slowFrom, slowTo time.Time
+	for id, at := range led.ackedAt {
+		if ds := got[keyPrefix+id]; len(ds) > 0 {
+			d := max(ds[0].at.Sub(at), 0)
+			lat = append(lat, d)
+			if d > 5*time.Second {
+				if slowFrom.IsZero() || at.Before(slowFrom) {
+					slowFrom = at
+				}
+				if at.After(slowTo) {
+					slowTo = at
+				}
+			}
+		}
+	}
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	slow := len(lat) - sort.Search(len(lat), func(i int) bool { return lat[i] > 5*time.Second })
+	t.Logf("ack to first delivery: median %s, p99 %s, max %s; %d events waited more than 5s",
+		lat[len(lat)/2].Round(time.Millisecond), lat[len(lat)*99/100].Round(time.Millisecond),
+		lat[len(lat)-1].Round(time.Millisecond), slow)
+	if slow > 0 {
+		t.Logf("   those were acked between %s and %s", slowFrom.Format("15:04:05.000"), slowTo.Format("15:04:05.000"))
 	}
 }
 

@@ -535,16 +535,17 @@ type ledger struct {
 	mu       sync.Mutex
 	sent     map[string]bool
 	acked    map[string]bool
-	stored   map[string]int // 2xx answers without X-Webhook-Duplicate
-	dupAcks  map[string]int // 2xx answers with X-Webhook-Duplicate: true
-	byStatus map[int]int    // answers by status, 0 for a transport error
+	ackedAt  map[string]time.Time // when the first 2xx came
+	stored   map[string]int       // 2xx answers without X-Webhook-Duplicate
+	dupAcks  map[string]int       // 2xx answers with X-Webhook-Duplicate: true
+	byStatus map[int]int          // answers by status, 0 for a transport error
 	lastErr  string
 	lastBad  string // the last non-2xx answer's body
 }
 
 func newLedger() *ledger {
 	return &ledger{
-		sent: map[string]bool{}, acked: map[string]bool{}, stored: map[string]int{},
+		sent: map[string]bool{}, acked: map[string]bool{}, ackedAt: map[string]time.Time{}, stored: map[string]int{},
 		dupAcks: map[string]int{}, byStatus: map[int]int{},
 	}
 }
@@ -560,6 +561,9 @@ func (l *ledger) record(id string, r result) {
 	case !r.ok():
 		l.lastBad = fmt.Sprintf("%d %s", r.status, r.body)
 	default:
+		if !l.acked[id] {
+			l.ackedAt[id] = time.Now()
+		}
 		l.acked[id] = true
 		if r.dup {
 			l.dupAcks[id]++
