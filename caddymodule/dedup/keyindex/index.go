@@ -155,12 +155,12 @@ func (ix *Index) Contains(k Key) bool {
 // Entries past the window count as absent before any sweep removes them.
 func (ix *Index) Lookup(k Key) (acceptedAt time.Time, ok bool) {
 	a, fp := k.words()
-	cutoff := ix.cutoff()
 	s := ix.shardOf(fp)
 	s.mu.RLock()
 	sec, found := s.live().get(a, fp)
 	s.mu.RUnlock()
-	if !found || sec < cutoff {
+	// The clock is read only for a hit: a miss (a new event) needs no time.
+	if !found || sec < ix.cutoff() {
 		return time.Time{}, false
 	}
 	return time.Unix(int64(sec), 0), true
