@@ -43,7 +43,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func target(t *testing.T, url string) Target {
+func target(t testing.TB, url string) Target {
 	t.Helper()
 	evs, err := vendors.Select("idwise", "", "")
 	if err != nil {
@@ -56,7 +56,7 @@ func target(t *testing.T, url string) Target {
 	return Target{URL: url, Gen: g}
 }
 
-func signer(t *testing.T, basic string) *senderauth.Signer {
+func signer(t testing.TB, basic string) *senderauth.Signer {
 	t.Helper()
 	s, err := senderauth.New(senderauth.Config{Basic: basic}, nil)
 	if err != nil {
@@ -65,53 +65,68 @@ func signer(t *testing.T, basic string) *senderauth.Signer {
 	return s
 }
 
-func TestClosedLoopCountsAndDuplicates(t *testing.T) {
-	g := &gateway{seen: map[string]bool{}}
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	res, err := Run(context.Background(), Config{
-		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
-		Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests != 2000 || res.OK != 2000 || res.Errors != 0 {
-		t.Fatalf("requests %d ok %d errors %d, want 2000/2000/0\n%v", res.Requests, res.OK, res.Errors, res)
-	}
-	if res.DuplicatesSent != res.DuplicateAcks || res.DuplicatesSent < 250 || res.DuplicatesSent > 550 {
-		t.Fatalf("duplicates sent %d, acked %d; want about 400 each", res.DuplicatesSent, res.DuplicateAcks)
-	}
-	if g.n.Load() != res.Requests || res.Histogram().Count() != uint64(res.Requests) {
-		t.Fatalf("server saw %d, histogram %d, result %d", g.n.Load(), res.Histogram().Count(), res.Requests)
+// engines runs a test with both engines: net/http's client and the raw one.
+func engines(t *testing.T, test func(t *testing.T, raw bool)) {
+	for _, raw := range []bool{false, true} {
+		name := "net_http"
+		if raw {
+			name = "raw"
+		}
+		t.Run(name, func(t *testing.T) { test(t, raw) })
 	}
 }
 
+func TestClosedLoopCountsAndDuplicates(t *testing.T) {
+	engines(t, func(t *testing.T, raw bool) {
+		g := &gateway{seen: map[string]bool{}}
+		srv := httptest.NewServer(g)
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: raw,
+			Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 2000 || res.OK != 2000 || res.Errors != 0 {
+			t.Fatalf("requests %d ok %d errors %d, want 2000/2000/0\n%v", res.Requests, res.OK, res.Errors, res)
+		}
+		if res.DuplicatesSent != res.DuplicateAcks || res.DuplicatesSent < 250 || res.DuplicatesSent > 550 {
+			t.Fatalf("duplicates sent %d, acked %d; want about 400 each", res.DuplicatesSent, res.DuplicateAcks)
+		}
+		if g.n.Load() != res.Requests || res.Histogram().Count() != uint64(res.Requests) {
+			t.Fatalf("server saw %d, histogram %d, result %d", g.n.Load(), res.Histogram().Count(), res.Requests)
+		}
+	})
+}
+
 func TestErrorsByStatusAndTransport(t *testing.T) {
-	srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
-	defer srv.Close()
-	res, err := Run(context.Background(), Config{
-		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"),
-		Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
+	engines(t, func(t *testing.T, raw bool) {
+		srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"), Raw: raw,
+			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK != 0 || res.Statuses["401"] != 50 {
+			t.Fatalf("statuses %v ok %d, want 50×401", res.Statuses, res.OK)
+		}
+		closed := httptest.NewServer(http.NotFoundHandler())
+		url := closed.URL
+		closed.Close()
+		res, err = Run(context.Background(), Config{
+			Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10, Raw: raw,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.TransportErrors["connection refused"] != 10 || res.Errors != 10 {
+			t.Fatalf("transport errors %v, want 10 connection refused", res.TransportErrors)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.OK != 0 || res.Statuses["401"] != 50 {
-		t.Fatalf("statuses %v ok %d, want 50×401", res.Statuses, res.OK)
-	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	url := closed.URL
-	closed.Close()
-	res, err = Run(context.Background(), Config{
-		Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.TransportErrors["connection refused"] != 10 || res.Errors != 10 {
-		t.Fatalf("transport errors %v, want 10 connection refused", res.TransportErrors)
-	}
 }
 
 // TestOpenLoopSeesQueueing stalls the server once for 300 ms. A closed-loop client
@@ -128,11 +143,15 @@ func TestOpenLoopSeesQueueing(t *testing.T) {
 		}
 		return 0
 	}
+	engines(t, func(t *testing.T, raw bool) { openLoopSeesQueueing(t, raw, stall) })
+}
+
+func openLoopSeesQueueing(t *testing.T, raw bool, stall func(int64) time.Duration) {
 	run := func(rate float64) *Result {
 		srv := httptest.NewServer(&gateway{seen: map[string]bool{}, stall: stall})
 		defer srv.Close()
 		res, err := Run(context.Background(), Config{
-			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: raw,
 			Concurrency: 1, Duration: time.Second, Rate: rate,
 		})
 		if err != nil {
