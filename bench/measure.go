@@ -24,6 +24,14 @@ type row struct {
 	Closed *loadgen.Result `json:"closed,omitempty"`
 	// Open is the fixed-rate run at half of Closed's throughput.
 	Open *loadgen.Result `json:"open,omitempty"`
+	// Wrk is wrk's closed loop with the same connections and duration, when wrk ran;
+	// WrkError says why it did not.
+	Wrk      *wrkResult `json:"wrk,omitempty"`
+	WrkError string     `json:"wrk_error,omitempty"`
+	// LoadCPUPer10k is the bench process's CPU time per 10,000 requests of the closed
+	// loop: our generator, plus the in-process application where the configuration
+	// forwards to it.
+	LoadCPUPer10k float64 `json:"load_cpu_seconds_per_10k_requests"`
 	// CPUSeconds is the Caddy process's user+system CPU time during the closed run.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// CPUPer10k is CPUSeconds per 10,000 requests of the closed run.
@@ -109,9 +117,8 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	if err != nil {
 		return fail(err)
 	}
-	client := loadgen.NewClient(2*o.concurrency, o.timeout)
 	cfg := loadgen.Config{
-		Targets: targets, Client: client, Signer: signer, Concurrency: o.concurrency,
+		Targets: targets, Raw: true, Signer: signer, Concurrency: o.concurrency,
 		Duration: o.warmup, DupShare: o.dup, Timeout: o.timeout,
 	}
 	o.logf("  %s: warm-up %v", sc.Name, o.warmup)
@@ -121,38 +128,19 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	}
 	r.WarmupOK = warm.OK
 
-	// Closed loop: the peak, with the CPU time and optionally a profile.
-	var profDone chan error
-	if o.profileDir != "" && o.profile[sc.Name] {
-		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
-		profDone = make(chan error, 1)
-		secs := max(int(o.closed/time.Second)-1, 1)
-		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
+	// Closed loop: the peak, with the CPU time and optionally a profile; wrk's closed
+	// loop before it in even rounds and after it in odd ones, so that neither always
+	// meets the store fuller.
+	wrkFirst := round%2 == 0
+	if wrkFirst {
+		runWrkFor(ctx, o, sc, targets[0].URL, &r)
 	}
-	cpu0, err := cpuTime(c.pid())
+	closed, err := closedLoop(ctx, o, c, cfg, sc, round, &r)
 	if err != nil {
 		return fail(err)
 	}
-	o.logf("  %s: closed loop, %d workers, %v", sc.Name, o.concurrency, o.closed)
-	cfg.Duration = o.closed
-	closed, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		return fail(err)
-	}
-	cpu1, err := cpuTime(c.pid())
-	if err != nil {
-		return fail(err)
-	}
-	r.Closed = closed
-	r.CPUSeconds = (cpu1 - cpu0).Seconds()
-	if closed.Requests > 0 {
-		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
-	}
-	if profDone != nil {
-		if err := <-profDone; err != nil {
-			r.Error = "profile: " + err.Error()
-			r.Profile = ""
-		}
+	if !wrkFirst {
+		runWrkFor(ctx, o, sc, targets[0].URL, &r)
 	}
 
 	// Open loop at half the peak: latency without coordinated omission.
@@ -177,9 +165,79 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	return r
 }
 
+// closedLoop runs the generator's closed loop into r, with the Caddy process's CPU time
+// and, when asked, a CPU profile.
+func closedLoop(ctx context.Context, o *options, c *child, cfg loadgen.Config, sc scenario, round int, r *row) (*loadgen.Result, error) {
+	var profDone chan error
+	if o.profileDir != "" && o.profile[sc.Name] {
+		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
+		profDone = make(chan error, 1)
+		secs := max(int(o.closed/time.Second)-1, 1)
+		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
+	}
+	cpu0, err := cpuTime(c.pid())
+	if err != nil {
+		return nil, err
+	}
+	self0, err := cpuTime(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	o.logf("  %s: closed loop, %d workers, %v", sc.Name, o.concurrency, o.closed)
+	cfg.Duration = o.closed
+	closed, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cpu1, err := cpuTime(c.pid())
+	if err != nil {
+		return nil, err
+	}
+	self1, err := cpuTime(os.Getpid())
+	if err != nil {
+		return nil, err
+	}
+	r.Closed = closed
+	r.CPUSeconds = (cpu1 - cpu0).Seconds()
+	if closed.Requests > 0 {
+		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
+		r.LoadCPUPer10k = (self1 - self0).Seconds() / float64(closed.Requests) * 10000
+	}
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			r.Error = "profile: " + err.Error()
+			r.Profile = ""
+		}
+	}
+	return closed, nil
+}
+
+// runWrkFor drives the configuration with wrk, when there is one, into r.Wrk: the
+// fixed body for plain Caddy, a new idempotency key per request for the gateway.
+func runWrkFor(ctx context.Context, o *options, sc scenario, url string, r *row) {
+	if o.wrk == "" {
+		return
+	}
+	script := o.wrkFixed
+	if sc.gateway() {
+		script = o.wrkUnique
+	}
+	o.logf("  %s: wrk, %d connections, %v", sc.Name, o.concurrency, o.closed)
+	w, err := runWrk(ctx, o.wrk, script, url, o.concurrency, o.closed, o.timeout)
+	if err != nil {
+		r.WrkError = err.Error()
+		o.logf("  %s: %v", sc.Name, err)
+		return
+	}
+	r.Wrk = w
+}
+
 // accepted counts the 2xx answers of the whole run: warm-up, closed and open loop.
 func (r *row) accepted() int64 {
 	n := r.WarmupOK
+	if r.Wrk != nil {
+		n += r.Wrk.Requests - r.Wrk.StatusErrors
+	}
 	if r.Closed != nil {
 		n += r.Closed.OK
 	}
