@@ -205,9 +205,15 @@ func (s *shard) makeRoom(cutoff uint32) (*table, error) {
 	return nt, nil
 }
 
-// Observe records a key that the stream holds at sequence seq of its bucket subject
-// (an own publish that the store confirmed, or a message of the ordered consumer),
-// and raises the bucket's last sequence to seq. It reports whether the key was new.
+// Observe records a key the store accepted at sequence seq of its bucket subject, in
+// answer to a compare-and-set publish that expected BucketSeq of that bucket, and
+// raises the bucket's last sequence to seq. It reports whether the key was new.
+//
+// The bucket sequences keep one invariant, on which a compare-and-set's answer rests:
+// every message on bucket b up to BucketSeq(b) is in the index. Apply keeps it because
+// the consumer applies in stream order; Observe keeps it because the store appended
+// seq right after the expected sequence. A publish that was not a compare-and-set must
+// be left to the consumer.
 func (ix *Index) Observe(k Key, seq uint64, acceptedAt time.Time) (added bool, err error) {
 	if added, err = ix.Insert(k, acceptedAt); err != nil {
 		return false, err
@@ -242,6 +248,15 @@ func (ix *Index) BucketOf(k Key) int { return k.Bucket(ix.bucketBits) }
 // BucketSeq is the last stream sequence seen on a bucket subject, 0 when none: the
 // expected last subject sequence of the next compare-and-set publish to it.
 func (ix *Index) BucketSeq(bucket int) uint64 { return ix.buckets[bucket].Load() }
+
+// BucketEmptied resets a bucket's last sequence to 0 after the store answered a publish
+// that expected `expected` with "wrong last sequence: 0": the purge of the stream's
+// front removed every message of the bucket (all of them past the window). It does
+// nothing if a later sequence was seen meanwhile. A reported sequence above BucketSeq
+// needs no call: the caller waits until Applied reaches it, re-checks the key, retries.
+func (ix *Index) BucketEmptied(bucket int, expected uint64) {
+	ix.buckets[bucket].CompareAndSwap(expected, 0)
+}
 
 // raise sets v to seq unless it already holds a later sequence: messages may be
 // observed twice and out of order (an own publish, then the consumer), never backwards.

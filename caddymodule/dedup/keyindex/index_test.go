@@ -267,6 +267,16 @@ func TestSequences(t *testing.T) {
 	if ix.Applied() != 12 || ix.BucketSeq((b+1)%16) != 0 {
 		t.Fatal("MarkApplied")
 	}
+	// The store says the bucket is empty (purged): only the expectation it answered is
+	// reset, never a sequence seen since.
+	ix.BucketEmptied(b, 9)
+	if ix.BucketSeq(b) != 10 {
+		t.Fatal("BucketEmptied reset a newer sequence")
+	}
+	ix.BucketEmptied(b, 10)
+	if ix.BucketSeq(b) != 0 || !ix.Contains(k) {
+		t.Fatalf("BucketEmptied: bucket %d, key kept %v", ix.BucketSeq(b), ix.Contains(k))
+	}
 }
 
 func TestParseKey(t *testing.T) {
