@@ -118,8 +118,11 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 		return fail(err)
 	}
 	cfg := loadgen.Config{
-		Targets: targets, Raw: true, Signer: signer, Concurrency: o.concurrency,
+		Targets: targets, Raw: o.engine == "raw", Signer: signer, Concurrency: o.concurrency,
 		Duration: o.warmup, DupShare: o.dup, Timeout: o.timeout,
+	}
+	if !cfg.Raw {
+		cfg.Client = loadgen.NewClient(2*o.concurrency, o.timeout)
 	}
 	o.logf("  %s: warm-up %v", sc.Name, o.warmup)
 	warm, err := loadgen.Run(ctx, cfg)
@@ -128,19 +131,9 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	}
 	r.WarmupOK = warm.OK
 
-	// Closed loop: the peak, with the CPU time and optionally a profile; wrk's closed
-	// loop before it in even rounds and after it in odd ones, so that neither always
-	// meets the store fuller.
-	wrkFirst := round%2 == 0
-	if wrkFirst {
-		runWrkFor(ctx, o, sc, targets[0].URL, &r)
-	}
-	closed, err := closedLoop(ctx, o, c, cfg, sc, round, &r)
+	closed, err := closedLoops(ctx, o, c, cfg, sc, round, &r)
 	if err != nil {
 		return fail(err)
-	}
-	if !wrkFirst {
-		runWrkFor(ctx, o, sc, targets[0].URL, &r)
 	}
 
 	// Open loop at half the peak: latency without coordinated omission.
@@ -165,9 +158,21 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	return r
 }
 
-// closedLoop runs the generator's closed loop into r, with the Caddy process's CPU time
-// and, when asked, a CPU profile.
-func closedLoop(ctx context.Context, o *options, c *child, cfg loadgen.Config, sc scenario, round int, r *row) (*loadgen.Result, error) {
+// wrkSlice is the length of one closed-loop slice when wrk runs too: on a shared machine
+// the load of other processes moves within seconds, so our generator and wrk take
+// turns in slices this long instead of one long run each.
+const wrkSlice = 2 * time.Second
+
+// closedLoops measures the peak: the generator's closed loop for o.closed, with the
+// Caddy process's CPU time and, when asked, a CPU profile; with wrk, cut into slices
+// that alternate with wrk's (which goes first alternates by slice and round). Slices
+// are whole seconds, wrk's unit.
+func closedLoops(ctx context.Context, o *options, c *child, cfg loadgen.Config, sc scenario, round int, r *row) (*loadgen.Result, error) {
+	slices, slice := 1, o.closed
+	if o.wrk != "" {
+		slices = max(int(o.closed/wrkSlice), 1)
+		slice = max((o.closed / time.Duration(slices)).Truncate(time.Second), time.Second)
+	}
 	var profDone chan error
 	if o.profileDir != "" && o.profile[sc.Name] {
 		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
@@ -175,33 +180,53 @@ func closedLoop(ctx context.Context, o *options, c *child, cfg loadgen.Config, s
 		secs := max(int(o.closed/time.Second)-1, 1)
 		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
 	}
-	cpu0, err := cpuTime(c.pid())
-	if err != nil {
-		return nil, err
+	o.logf("  %s: closed loop, %d workers, %d × %v", sc.Name, o.concurrency, slices, slice)
+	var ours []*loadgen.Result
+	var theirs []*wrkResult
+	var caddyCPU, selfCPU time.Duration
+	for i := range slices {
+		wrkFirst := (round+i)%2 == 0
+		if wrkFirst {
+			theirs = runWrkFor(ctx, o, sc, cfg.Targets[0].URL, slice, r, theirs)
+		}
+		cpu0, err := cpuTime(c.pid())
+		if err != nil {
+			return nil, err
+		}
+		self0, err := cpuTime(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Duration = slice
+		res, err := loadgen.Run(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cpu1, err := cpuTime(c.pid())
+		if err != nil {
+			return nil, err
+		}
+		self1, err := cpuTime(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		caddyCPU += cpu1 - cpu0
+		selfCPU += self1 - self0
+		ours = append(ours, res)
+		if !wrkFirst {
+			theirs = runWrkFor(ctx, o, sc, cfg.Targets[0].URL, slice, r, theirs)
+		}
+		if o.wrk != "" && len(theirs) > i {
+			o.logf("    slice %d: ours %.0f/s, wrk %.0f/s", i+1, res.OKRPS, theirs[i].OKRPS)
+		}
 	}
-	self0, err := cpuTime(os.Getpid())
-	if err != nil {
-		return nil, err
-	}
-	o.logf("  %s: closed loop, %d workers, %v", sc.Name, o.concurrency, o.closed)
-	cfg.Duration = o.closed
-	closed, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	cpu1, err := cpuTime(c.pid())
-	if err != nil {
-		return nil, err
-	}
-	self1, err := cpuTime(os.Getpid())
-	if err != nil {
-		return nil, err
-	}
+	closed := loadgen.Combine(ours)
 	r.Closed = closed
-	r.CPUSeconds = (cpu1 - cpu0).Seconds()
+	r.Wrk = combineWrk(theirs)
+	r.CPUSeconds = caddyCPU.Seconds()
 	if closed.Requests > 0 {
 		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
-		r.LoadCPUPer10k = (self1 - self0).Seconds() / float64(closed.Requests) * 10000
+		r.LoadCPUPer10k = selfCPU.Seconds() / float64(closed.Requests) * 10000
 	}
 	if profDone != nil {
 		if err := <-profDone; err != nil {
@@ -212,24 +237,24 @@ func closedLoop(ctx context.Context, o *options, c *child, cfg loadgen.Config, s
 	return closed, nil
 }
 
-// runWrkFor drives the configuration with wrk, when there is one, into r.Wrk: the
-// fixed body for plain Caddy, a new idempotency key per request for the gateway.
-func runWrkFor(ctx context.Context, o *options, sc scenario, url string, r *row) {
+// runWrkFor drives the configuration with wrk for d, when there is a wrk, and appends
+// the result: the fixed body for plain Caddy, a new idempotency key per request for the
+// gateway. A failure is noted in r.WrkError.
+func runWrkFor(ctx context.Context, o *options, sc scenario, url string, d time.Duration, r *row, done []*wrkResult) []*wrkResult {
 	if o.wrk == "" {
-		return
+		return done
 	}
 	script := o.wrkFixed
 	if sc.gateway() {
 		script = o.wrkUnique
 	}
-	o.logf("  %s: wrk, %d connections, %v", sc.Name, o.concurrency, o.closed)
-	w, err := runWrk(ctx, o.wrk, script, url, o.concurrency, o.closed, o.timeout)
+	w, err := runWrk(ctx, o.wrk, script, url, o.concurrency, d, o.timeout)
 	if err != nil {
 		r.WrkError = err.Error()
 		o.logf("  %s: %v", sc.Name, err)
-		return
+		return done
 	}
-	r.Wrk = w
+	return append(done, w)
 }
 
 // accepted counts the 2xx answers of the whole run: warm-up, closed and open loop.

@@ -238,10 +238,10 @@ func (rp *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, %s; load average before %s, after %s.\n",
 		rp.Machine.CPU, rp.Machine.CPUs, rp.Machine.OS, rp.Machine.GoVersion, rp.Machine.LoadBefore, rp.Machine.LoadAfter)
 	s := rp.Settings
-	fmt.Fprintf(w, "Load: %s events, %d workers closed loop for %s (after %s warm-up), then open loop at 50%% of that peak for %s; duplicate share %.2f; %d round(s), each row the round with the median req/s.\n",
-		s.Vendor, s.Concurrency, s.Closed, s.Warmup, s.Open, s.DupShare, s.Rounds)
+	fmt.Fprintf(w, "Load: %s events from the %s engine, %d workers closed loop for %s (after %s warm-up), then open loop at 50%% of that peak for %s; duplicate share %.2f; %d round(s), each row the round with the median req/s.\n",
+		s.Vendor, s.Engine, s.Concurrency, s.Closed, s.Warmup, s.Open, s.DupShare, s.Rounds)
 	if s.Wrk != "" {
-		fmt.Fprintf(w, "wrk (%s) ran each closed loop too, same connections and duration, before ours in even rounds and after it in odd ones; it sends a fixed body to plain Caddy and a new eventId per request to the gateway. Load CPU is the client's CPU time per 10k requests (ours includes the in-process application).\n", s.Wrk)
+		fmt.Fprintf(w, "wrk (%s) ran each closed loop too, with the same connections and for the same time, in slices of about 2 s taking turns with ours; it sends a fixed body to plain Caddy and a new eventId per request to the gateway. Load CPU is the client's CPU time per 10k requests (ours includes the in-process application).\n", s.Wrk)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| # | configuration | req/s | wrk req/s | ours / wrk | load CPU s / 10k, ours / wrk | p50 ms | p99 ms | p99.9 ms | errors | open-loop rate | open p50 ms | open p99 ms | open p99.9 ms | CPU s / 10k req | peak RSS MB | delivered by the end |")

@@ -184,3 +184,28 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestCombine(t *testing.T) {
+	srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
+	defer srv.Close()
+	var parts []*Result
+	for _, n := range []int64{100, 300} {
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: true,
+			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: n,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, res)
+	}
+	parts[1].Statuses = map[string]int64{"503": 2}
+	all := Combine(parts)
+	if all.Requests != 400 || all.OK != 400 || all.Histogram().Count() != 400 || all.Statuses["503"] != 2 ||
+		all.Elapsed != parts[0].Elapsed+parts[1].Elapsed || all.OKRPS != 400/all.Elapsed {
+		t.Fatalf("combined %+v", all)
+	}
+	if Combine(nil) != nil {
+		t.Fatal("Combine(nil)")
+	}
+}
