@@ -119,19 +119,29 @@ func (c *rawConn) close() {
 	}
 }
 
-// build renders the request into c.req: the fixed head, the signer's fields for this
-// body, Content-Length, and the body.
+// build renders the request into c.req.
 func (c *rawConn) build(ctx context.Context, s *senderauth.Signer, m vendors.Message, now time.Time) ([]byte, error) {
-	b := append(c.req[:0], c.t.head...)
+	if c.hdr == nil {
+		c.hdr = make(http.Header, 4)
+	}
+	b, err := buildRequest(ctx, c.req[:0], c.t.head, c.hdr, s, m, now)
+	if err != nil {
+		return nil, err
+	}
+	c.req = b
+	return b, nil
+}
+
+// buildRequest appends one request to dst: the fixed head, the signer's fields for this
+// body (set into the reused hdr), Content-Length, and the body.
+func buildRequest(ctx context.Context, dst, head []byte, hdr http.Header, s *senderauth.Signer, m vendors.Message, now time.Time) ([]byte, error) {
+	b := append(dst, head...)
 	if s != nil {
-		if c.hdr == nil {
-			c.hdr = make(http.Header, 4)
-		}
-		clear(c.hdr)
-		if err := s.Apply(ctx, c.hdr, m.IDs.MessageID(), m.Body, now); err != nil {
+		clear(hdr)
+		if err := s.Apply(ctx, hdr, m.IDs.MessageID(), m.Body, now); err != nil {
 			return nil, err
 		}
-		for k, vs := range c.hdr {
+		for k, vs := range hdr {
 			for _, v := range vs {
 				if !validField(k, v) {
 					return nil, fmt.Errorf("raw engine: header field %q has a character HTTP/1.1 does not allow", k)
@@ -146,9 +156,7 @@ func (c *rawConn) build(ctx context.Context, s *senderauth.Signer, m vendors.Mes
 	b = append(b, "Content-Length: "...)
 	b = strconv.AppendInt(b, int64(len(m.Body)), 10)
 	b = append(b, "\r\n\r\n"...)
-	b = append(b, m.Body...)
-	c.req = b
-	return b, nil
+	return append(b, m.Body...), nil
 }
 
 // validField reports whether a header field can be written as is: a token name and a

@@ -119,11 +119,13 @@ func TestRawReconnects(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			srv := httptest.NewServer(h)
 			defer srv.Close()
-			res, err := Run(context.Background(), Config{
-				Targets: []Target{target(t, srv.URL)}, Raw: true, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 200,
-			})
-			if err != nil || res.OK != 200 || res.Errors != 0 {
-				t.Fatalf("%v %v", res, err)
+			for _, goroutines := range []bool{false, true} {
+				res, err := Run(context.Background(), Config{
+					Targets: []Target{target(t, srv.URL)}, Raw: true, goroutines: goroutines, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 200,
+				})
+				if err != nil || res.OK != 200 || res.Errors != 0 {
+					t.Fatalf("goroutines %v: %v %v", goroutines, res, err)
+				}
 			}
 		})
 	}
@@ -175,4 +177,31 @@ func BenchmarkEngine(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestTimeouts: a server that never answers in time gives every request a "timeout",
+// and the run still ends.
+func TestTimeouts(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-time.After(3 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	engines(t, func(t *testing.T, e engine) {
+		start := time.Now()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Raw: e.raw, goroutines: e.goroutines,
+			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 4, Timeout: 200 * time.Millisecond,
+		})
+		if err != nil || res.TransportErrors["timeout"] != 4 || res.OK != 0 {
+			t.Fatalf("%v %v", res, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("4 timeouts of 200 ms over 2 workers took %v", d)
+		}
+	})
 }

@@ -30,7 +30,8 @@ type Config struct {
 	Client *http.Client
 	// Raw sends over the raw engine instead of Client: one keep-alive connection per
 	// worker and target, written and read without net/http, so that the generator costs
-	// little CPU beside the server it measures. Targets must be plain http URLs.
+	// little CPU beside the server it measures. Targets must be plain http URLs. On
+	// Linux its closed loop runs as epoll event loops, one per CPU, as wrk does.
 	Raw bool
 	// Signer adds credentials; nil sends none.
 	Signer *senderauth.Signer
@@ -52,6 +53,10 @@ type Config struct {
 	Timeout time.Duration
 	// Seed makes the event choice reproducible; 0 picks one at random.
 	Seed uint64
+
+	// goroutines makes the raw engine's closed loop run a goroutine per worker even
+	// where event loops exist (tests of both).
+	goroutines bool
 }
 
 // recentSize is how many accepted events each worker remembers as duplicate candidates.
@@ -110,10 +115,18 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	var tickets atomic.Int64 // requests taken (closed loop) or arrivals taken (open loop)
 	tallies := make([]*tally, c.Concurrency)
+	for w := range tallies {
+		tallies[w] = &tally{}
+	}
+	if c.Raw && c.Rate <= 0 && eventLoops && !c.goroutines {
+		if err := runEventLoops(ctx, c, raws, seed, end, &tickets, tallies); err != nil {
+			return nil, err
+		}
+		return merge(mode, c.Concurrency, c.Rate, time.Since(start), tallies), nil
+	}
 	var wg sync.WaitGroup
 	for w := range c.Concurrency {
-		t := &tally{}
-		tallies[w] = t
+		t := tallies[w]
 		r := rand.New(rand.NewPCG(seed, uint64(w)))
 		wg.Go(func() {
 			send := newSender(c, raws)

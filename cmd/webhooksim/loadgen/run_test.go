@@ -65,24 +65,24 @@ func signer(t testing.TB, basic string) *senderauth.Signer {
 	return s
 }
 
-// engines runs a test with both engines: net/http's client and the raw one.
-func engines(t *testing.T, test func(t *testing.T, raw bool)) {
-	for _, raw := range []bool{false, true} {
-		name := "net_http"
-		if raw {
-			name = "raw"
-		}
-		t.Run(name, func(t *testing.T) { test(t, raw) })
+// engine is one way of sending: net/http's client, or the raw engine, whose closed loop
+// runs as event loops on Linux or, with goroutines, one goroutine per worker.
+type engine struct{ raw, goroutines bool }
+
+// engines runs a test with every engine.
+func engines(t *testing.T, test func(t *testing.T, e engine)) {
+	for name, e := range map[string]engine{"net_http": {}, "raw": {raw: true}, "raw_goroutines": {raw: true, goroutines: true}} {
+		t.Run(name, func(t *testing.T) { test(t, e) })
 	}
 }
 
 func TestClosedLoopCountsAndDuplicates(t *testing.T) {
-	engines(t, func(t *testing.T, raw bool) {
+	engines(t, func(t *testing.T, e engine) {
 		g := &gateway{seen: map[string]bool{}}
 		srv := httptest.NewServer(g)
 		defer srv.Close()
 		res, err := Run(context.Background(), Config{
-			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: raw,
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: e.raw, goroutines: e.goroutines,
 			Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
 		})
 		if err != nil {
@@ -101,11 +101,11 @@ func TestClosedLoopCountsAndDuplicates(t *testing.T) {
 }
 
 func TestErrorsByStatusAndTransport(t *testing.T) {
-	engines(t, func(t *testing.T, raw bool) {
+	engines(t, func(t *testing.T, e engine) {
 		srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
 		defer srv.Close()
 		res, err := Run(context.Background(), Config{
-			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"), Raw: raw,
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"), Raw: e.raw, goroutines: e.goroutines,
 			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
 		})
 		if err != nil {
@@ -118,7 +118,7 @@ func TestErrorsByStatusAndTransport(t *testing.T) {
 		url := closed.URL
 		closed.Close()
 		res, err = Run(context.Background(), Config{
-			Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10, Raw: raw,
+			Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10, Raw: e.raw, goroutines: e.goroutines,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -143,15 +143,15 @@ func TestOpenLoopSeesQueueing(t *testing.T) {
 		}
 		return 0
 	}
-	engines(t, func(t *testing.T, raw bool) { openLoopSeesQueueing(t, raw, stall) })
+	engines(t, func(t *testing.T, e engine) { openLoopSeesQueueing(t, e, stall) })
 }
 
-func openLoopSeesQueueing(t *testing.T, raw bool, stall func(int64) time.Duration) {
+func openLoopSeesQueueing(t *testing.T, e engine, stall func(int64) time.Duration) {
 	run := func(rate float64) *Result {
 		srv := httptest.NewServer(&gateway{seen: map[string]bool{}, stall: stall})
 		defer srv.Close()
 		res, err := Run(context.Background(), Config{
-			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: raw,
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: e.raw, goroutines: e.goroutines,
 			Concurrency: 1, Duration: time.Second, Rate: rate,
 		})
 		if err != nil {
