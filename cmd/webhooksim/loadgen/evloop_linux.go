@@ -17,16 +17,19 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
 )
 
 // The closed loop of the raw engine runs, on Linux, as epoll event loops, the way wrk
-// does: one loop per CPU (at most one per worker), each driving its share of the
-// workers' connections with non-blocking system calls. A worker is a state machine
-// (idle, connecting, writing, reading) instead of a goroutine, so a response costs one
-// read when epoll reports it, with no goroutine to park and wake and no read tried
-// before the wait. The open loop keeps a goroutine per worker: its arrivals need timers
+// does: one loop per two CPUs (at least one), each on its own OS thread, driving its
+// share of the workers' connections with non-blocking system calls. A worker is a
+// state machine (idle, connecting, writing, reading) instead of a goroutine, so a
+// response costs one read when epoll reports it: no goroutine to park and wake, no read
+// tried before the wait, no scheduler handoff around the wait (see epollWait). The
+// other half of the Ps stays with the rest of the process (an in-process application,
+// the collector). The open loop keeps a goroutine per worker: its arrivals need timers
 // finer than epoll's millisecond timeout.
 
 const eventLoops = true
@@ -59,10 +62,12 @@ type evWorker struct {
 	sentAt time.Time
 	out    []byte // the request, out[off:] still to write
 	off    int
-	in     []byte // the response read so far
-	hdr    http.Header
-	rd     bytes.Reader
-	br     *bufio.Reader
+	// waitingOut is set while the connection is watched for EPOLLOUT (a partial write).
+	waitingOut bool
+	in         []byte // the response read so far
+	hdr        http.Header
+	rd         bytes.Reader
+	br         *bufio.Reader
 }
 
 // evTarget is a raw target with its resolved address.
@@ -99,7 +104,7 @@ func runEventLoops(ctx context.Context, c Config, raws []*rawTarget, seed uint64
 	if err != nil {
 		return err
 	}
-	loops := max(min(runtime.GOMAXPROCS(0), c.Concurrency), 1)
+	loops := max(min(runtime.GOMAXPROCS(0)/2, c.Concurrency), 1)
 	errs := make([]error, loops)
 	var wg sync.WaitGroup
 	for l := range loops {
@@ -165,15 +170,15 @@ func (lp *evLoop) run(ctx context.Context) error {
 		if active == 0 {
 			return nil
 		}
-		// Wake up for the earliest request deadline, and at least every 100 ms to see ctx.
-		wait := 100 * time.Millisecond
+		// Wake up for the earliest request deadline, and at least every 10 ms to see ctx.
+		wait := 10 * time.Millisecond
 		now := time.Now()
 		for _, w := range lp.workers {
 			if w.state != evIdle && w.state != evDone {
 				wait = min(wait, w.sentAt.Add(lp.c.Timeout).Sub(now))
 			}
 		}
-		n, err := syscall.EpollWait(epfd, events, max(int((wait+time.Millisecond-1)/time.Millisecond), 0))
+		n, err := epollWait(epfd, events, max(int((wait+time.Millisecond-1)/time.Millisecond), 0))
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			return fmt.Errorf("epoll: %v", err)
 		}
@@ -192,6 +197,19 @@ func (lp *evLoop) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// epollWait is epoll_wait as a raw system call: the runtime does not hand the loop's P
+// to another thread while it waits, which for a loop that waits thousands of times a
+// second would cost more than the wait (sysmon wakes every 20 µs to retake Ps from
+// system calls, and the handoffs are futex calls). The wait is short, and the
+// runtime's preemption signal interrupts it (EINTR) when the collector needs the P.
+func epollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // errTimeout is a request that got no answer within Timeout; errorKind names it
@@ -239,9 +257,7 @@ func (lp *evLoop) connect(w *evWorker) {
 	_ = syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1)
 	w.fds[w.target] = fd
 	w.gens[w.target]++
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLOUT | syscall.EPOLLRDHUP | epollET,
-		Fd: int32(w.slot), Pad: int32(w.target)<<20 | w.gens[w.target]&(1<<20-1)}
-	if err := syscall.EpollCtl(lp.epfd, syscall.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	if err := lp.watch(w, syscall.EPOLL_CTL_ADD, true); err != nil {
 		lp.fail(w, err)
 		return
 	}
@@ -254,6 +270,18 @@ func (lp *evLoop) connect(w *evWorker) {
 	default:
 		lp.fail(w, err)
 	}
+}
+
+// watch registers (op ADD) or changes (op MOD) the events of the worker's connection:
+// always readable, edge-triggered; writable only while a connect or a write waits for
+// it, since every freed send buffer would otherwise wake the loop.
+func (lp *evLoop) watch(w *evWorker, op int, writable bool) error {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | epollET,
+		Fd: int32(w.slot), Pad: int32(w.target)<<20 | w.gens[w.target]&(1<<20-1)}
+	if writable {
+		ev.Events |= syscall.EPOLLOUT
+	}
+	return syscall.EpollCtl(lp.epfd, op, w.fds[w.target], &ev)
 }
 
 // handle acts on the events of the worker's connection.
@@ -272,6 +300,10 @@ func (lp *evLoop) handle(ctx context.Context, w *evWorker, events uint32) {
 			return
 		}
 		w.state = evWriting
+		if err := lp.watch(w, syscall.EPOLL_CTL_MOD, false); err != nil {
+			lp.fail(w, err)
+			return
+		}
 		lp.write(w)
 	case evWriting:
 		if events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) != 0 {
@@ -285,7 +317,8 @@ func (lp *evLoop) handle(ctx context.Context, w *evWorker, events uint32) {
 }
 
 // write sends what is left of the request; once it is all out, the worker waits for the
-// answer (edge-triggered: the next EPOLLIN is the answer's arrival).
+// answer (edge-triggered: the next EPOLLIN is the answer's arrival). A write the socket
+// cannot take whole waits for EPOLLOUT, which is watched only then.
 func (lp *evLoop) write(w *evWorker) {
 	fd := w.fds[w.target]
 	for w.off < len(w.out) {
@@ -294,12 +327,26 @@ func (lp *evLoop) write(w *evWorker) {
 		case errors.Is(err, syscall.EINTR):
 			continue
 		case errors.Is(err, syscall.EAGAIN):
-			return // wait for EPOLLOUT
+			if !w.waitingOut {
+				if err := lp.watch(w, syscall.EPOLL_CTL_MOD, true); err != nil {
+					lp.fail(w, err)
+					return
+				}
+				w.waitingOut = true
+			}
+			return
 		case err != nil:
 			lp.fail(w, err)
 			return
 		}
 		w.off += n
+	}
+	if w.waitingOut {
+		if err := lp.watch(w, syscall.EPOLL_CTL_MOD, false); err != nil {
+			lp.fail(w, err)
+			return
+		}
+		w.waitingOut = false
 	}
 	w.state = evReading
 }
@@ -327,10 +374,16 @@ func (lp *evLoop) read(w *evWorker) {
 			eof = true
 			break
 		}
+		room := cap(w.in) - len(w.in)
 		w.in = w.in[:len(w.in)+n]
 		if len(w.in) > maxDrain+maxHeaderLine {
 			lp.fail(w, errProtocol)
 			return
+		}
+		if n < room {
+			// A short read emptied the socket; anything later raises a new edge. wrk
+			// reads the same way, sparing the read that would return EAGAIN.
+			break
 		}
 	}
 	w.rd.Reset(w.in)
@@ -365,6 +418,9 @@ func (lp *evLoop) closeConn(w *evWorker, ti int) {
 	if fd := w.fds[ti]; fd >= 0 {
 		_ = syscall.Close(fd) // also removes it from the epoll set
 		w.fds[ti] = -1
+		if ti == w.target {
+			w.waitingOut = false
+		}
 	}
 }
 
