@@ -27,9 +27,9 @@ import (
 // share of the workers' connections with non-blocking system calls. A worker is a
 // state machine (idle, connecting, writing, reading) instead of a goroutine, so a
 // response costs one read when epoll reports it: no goroutine to park and wake, no read
-// tried before the wait, no scheduler handoff around the wait (see epollWait). The
-// other half of the Ps stays with the rest of the process (an in-process application,
-// the collector). The open loop keeps a goroutine per worker: its arrivals need timers
+// tried before the wait, and mostly no scheduler handoff around the wait (see
+// pollNow). The other Ps stay with the rest of the process (an in-process
+// application, the collector). The open loop keeps a goroutine per worker: its arrivals need timers
 // finer than epoll's millisecond timeout.
 
 const eventLoops = true
@@ -170,15 +170,20 @@ func (lp *evLoop) run(ctx context.Context) error {
 		if active == 0 {
 			return nil
 		}
-		// Wake up for the earliest request deadline, and at least every 10 ms to see ctx.
-		wait := 10 * time.Millisecond
+		// Wake up for the earliest request deadline, and at least every 100 ms to see ctx.
+		wait := 100 * time.Millisecond
 		now := time.Now()
 		for _, w := range lp.workers {
 			if w.state != evIdle && w.state != evDone {
 				wait = min(wait, w.sentAt.Add(lp.c.Timeout).Sub(now))
 			}
 		}
-		n, err := epollWait(epfd, events, max(int((wait+time.Millisecond-1)/time.Millisecond), 0))
+		// First a raw poll that does not wait; only when nothing is ready, a wait the
+		// runtime knows about, so that it can give the P to other goroutines meanwhile.
+		n, err := pollNow(epfd, events)
+		if n == 0 && err == nil {
+			n, err = syscall.EpollWait(epfd, events, max(int((wait+time.Millisecond-1)/time.Millisecond), 0))
+		}
 		if err != nil && !errors.Is(err, syscall.EINTR) {
 			return fmt.Errorf("epoll: %v", err)
 		}
@@ -199,13 +204,12 @@ func (lp *evLoop) run(ctx context.Context) error {
 	}
 }
 
-// epollWait is epoll_wait as a raw system call: the runtime does not hand the loop's P
-// to another thread while it waits, which for a loop that waits thousands of times a
-// second would cost more than the wait (sysmon wakes every 20 µs to retake Ps from
-// system calls, and the handoffs are futex calls). The wait is short, and the
-// runtime's preemption signal interrupts it (EINTR) when the collector needs the P.
-func epollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
-	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), uintptr(msec), 0, 0)
+// pollNow is epoll_wait with a zero timeout as a raw system call. Under load something
+// is usually ready, and a raw call spares the scheduler's bookkeeping around a system
+// call; a wait that may block must not be raw, or the loop would hold its P from the
+// rest of the process (an in-process application among them) while it sleeps.
+func pollNow(epfd int, events []syscall.EpollEvent) (int, error) {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_EPOLL_WAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,7 +31,7 @@ type Config struct {
 	// Raw sends over the raw engine instead of Client: one keep-alive connection per
 	// worker and target, written and read without net/http, so that the generator costs
 	// little CPU beside the server it measures. Targets must be plain http URLs. On
-	// Linux with two or more Ps, its closed loop runs as epoll event loops, as wrk does.
+	// Linux its closed loop runs as epoll event loops, as wrk does.
 	Raw bool
 	// Signer adds credentials; nil sends none.
 	Signer *senderauth.Signer
@@ -119,8 +118,7 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	for w := range tallies {
 		tallies[w] = &tally{}
 	}
-	// Event loops hold their Ps while they wait: with a single P nothing else would run.
-	if c.Raw && c.Rate <= 0 && eventLoops && runtime.GOMAXPROCS(0) >= 2 && !c.goroutines {
+	if c.Raw && c.Rate <= 0 && eventLoops && !c.goroutines {
 		if err := runEventLoops(ctx, c, raws, seed, end, &tickets, tallies); err != nil {
 			return nil, err
 		}
