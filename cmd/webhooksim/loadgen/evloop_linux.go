@@ -291,6 +291,13 @@ func (lp *evLoop) watch(w *evWorker, op int, writable bool) error {
 // handle acts on the events of the worker's connection.
 func (lp *evLoop) handle(ctx context.Context, w *evWorker, events uint32) {
 	switch w.state {
+	case evIdle, evDone:
+		// The server closed a kept-alive connection between requests (its idle timeout,
+		// a reload): that edge will not come again, so drop the connection now and let
+		// the next request dial, as net/http's pool does.
+		if events&(syscall.EPOLLRDHUP|syscall.EPOLLHUP|syscall.EPOLLERR) != 0 {
+			lp.closeConn(w, w.target)
+		}
 	case evConnecting:
 		if events&(syscall.EPOLLOUT|syscall.EPOLLERR|syscall.EPOLLHUP) == 0 {
 			return

@@ -205,3 +205,28 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestIdleCloseBetweenRequests: a server that closes each kept-alive connection while
+// the worker waits for its next arrival (open loop, so the goroutine engines; a closed
+// loop is never idle long enough) costs no request and no timeout.
+func TestIdleCloseBetweenRequests(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	srv.Config.IdleTimeout = 20 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	engines(t, func(t *testing.T, e engine) {
+		start := time.Now()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Raw: e.raw, goroutines: e.goroutines,
+			Concurrency: 1, Duration: 5 * time.Second, MaxRequests: 5, Timeout: 3 * time.Second,
+			// Pause between requests longer than the idle timeout: open loop, 10 per second.
+			Rate: 10,
+		})
+		if err != nil || res.Requests != 5 || res.TransportErrors["timeout"] != 0 {
+			t.Fatalf("%v %v", res, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("took %v", d)
+		}
+	})
+}
