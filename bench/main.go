@@ -6,6 +6,7 @@
 //	go run ./bench -short           # a few seconds per configuration (CI)
 //	go run ./bench -mem             # memory: RSS for one million idempotency keys
 //	go run ./bench -pprof DIR       # also save CPU profiles of gate and forward mode
+//	go run ./bench -wrk off         # without wrk beside our generator (default: when on PATH)
 //
 // It builds ./cmd/caddy once, then for each configuration starts that binary as a child
 // process (own data and config dirs, admin on a free loopback port, logs to a file),
