@@ -70,6 +70,7 @@ func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			timeout <duration>
 //			max_attempts <n>
 //			max_age <duration>
+//			retain <duration>
 //			backoff <min> <max>
 //			concurrency <n>
 //			rate <n>/<unit>
@@ -207,6 +208,16 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			err = parsePositiveInt(d, &f.MaxAttempts)
 		case "max_age":
 			err = parseDuration(d, &f.MaxAge)
+		case "retain":
+			var s string
+			if err = parseOneArg(d, &s); err == nil {
+				dur, perr := caddy.ParseDuration(s)
+				if perr != nil || dur < 0 {
+					return d.Errf("forward retain: invalid duration '%s' (want 0 or more)", s)
+				}
+				v := caddy.Duration(dur)
+				f.Retain = &v
+			}
 		case "backoff":
 			args := d.RemainingArgs()
 			if len(args) != 2 {

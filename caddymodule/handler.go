@@ -133,6 +133,10 @@ type ForwardConfig struct {
 	MaxAttempts int `json:"max_attempts,omitempty" validate:"gte=0"`
 	// MaxAge is how long an event is retried before it is dead-lettered. Default: 72h.
 	MaxAge caddy.Duration `json:"max_age,omitempty" validate:"gte=0"`
+	// Retain is how long delivered events are kept in the store, as history, after they were
+	// accepted; at least the dedup window is kept whatever this says, because the window's
+	// keys live in the events. Default: 72h; 0 keeps no more than the window.
+	Retain *caddy.Duration `json:"retain,omitempty" validate:"omitempty,gte=0"`
 	// BackoffMin is the first retry delay (exponential, full jitter). Default: 1s.
 	BackoffMin caddy.Duration `json:"backoff_min,omitempty" validate:"gte=0"`
 	// BackoffMax caps the retry delay. Default: 10m.

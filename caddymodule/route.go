@@ -46,6 +46,9 @@ const eventHeadroom = 64 << 10
 // deliveries; whatever does not finish is redelivered later, so nothing is lost.
 func (rt *routeRuntime) Destruct() error {
 	err := rt.route.Stop(rt.drain)
+	if cerr := rt.route.Close(); err == nil {
+		err = cerr
+	}
 	rt.tier.Close()
 	return err
 }
@@ -118,6 +121,12 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 		BackoffMax:   time.Duration(f.BackoffMax),
 		Concurrency:  f.Concurrency,
 		DeadLetterOn: f.DeadLetterOn,
+	}
+	if f.Retain != nil {
+		p.Retain = delivery.RetainNone
+		if *f.Retain > 0 {
+			p.Retain = time.Duration(*f.Retain)
+		}
 	}
 	if f.Rate != "" {
 		rate, err := parseRate(f.Rate)

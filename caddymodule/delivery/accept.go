@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -12,20 +13,27 @@ import (
 )
 
 // maxCAS bounds the compare-and-set rounds of one Accept or Record: a round is lost only when
-// another writer changed the key's subject in between, which is rare past the first round.
-const maxCAS = 8
+// another writer (or the purge) changed the key's bucket in between.
+const maxCAS = 16
+
+// Back-off of a publish that met another one still in flight on the same bucket (a replicated
+// stream answers those with 10164 instead of the bucket's last sequence).
+const (
+	inFlightMin = time.Millisecond
+	inFlightMax = 50 * time.Millisecond
+)
 
 // Accept stores ev for delivery unless keyHash is already in the dedup window. It reports
-// dup=true (nothing stored) for a key whose event is still queued, or was accepted less than
-// DedupWindow ago. Checking the key and storing the event are one JetStream publish on the
-// key's subject with Nats-Expected-Last-Subject-Sequence, so concurrent Accepts of one key, in
-// this process or in other replicas, store it once, and a crash can never leave a key recorded
-// without its event. Accept returns nil only after the store acknowledged the event (see
-// StoreConfig for what that survives); any error means the event is not known to be stored and
-// the sender must be told to retry (503).
+// dup=true (nothing stored) for a key accepted less than DedupWindow ago, whether its event was
+// delivered or not. Checking the key and storing the event are one compare-and-set publish on
+// the key's bucket subject (see casPublish), so concurrent Accepts of one key, in this process
+// or in other replicas, store it once, and a crash can never leave a key recorded without its
+// event. Accept returns nil only after the store acknowledged the event (see StoreConfig for
+// what that survives); any error means the event is not known to be stored and the sender must
+// be told to retry (503).
 //
-// keyHash must be a subject token (hex or base64url of a hash; keep it short, it is held in
-// memory per key). Empty ev.ID and zero ev.ReceivedAt are filled in.
+// keyHash must be a subject token (the gateway passes dedup.Hash of the key). Empty ev.ID and
+// zero ev.ReceivedAt are filled in.
 func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool, err error) {
 	if err := validToken("key hash", keyHash); err != nil {
 		return false, err
@@ -33,8 +41,7 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 	if ev == nil {
 		return false, errors.New("nil event")
 	}
-	st := r.set.Load()
-	if st.fwd == nil {
+	if r.set.Load().fwd == nil {
 		return false, ErrGateMode
 	}
 	if ev.ID == "" {
@@ -45,121 +52,115 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
 	}
-	subj := r.evPfx + keyHash
-	m := &nats.Msg{Subject: subj, Header: encodeEvent(ev, 1), Data: ev.Body}
-	return r.casPublish(ctx, m, st.window)
-}
-
-// casPublish publishes m on its subject if the subject is free or holds an expired marker, and
-// reports dup=true otherwise.
-func (r *Route) casPublish(ctx context.Context, m *nats.Msg, window time.Duration) (bool, error) {
-	var expect uint64
-	for range maxCAS {
-		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(expect, 10)}
-		_, err := r.s.js.PublishMsg(ctx, m)
-		if err == nil {
-			return false, nil
-		}
-		if !isWrongLastSeq(err) {
-			return false, fmt.Errorf("store: %w", err)
-		}
-		last, err := r.ev.GetLastMsgForSubject(ctx, m.Subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			expect = 0
-			continue
-		}
-		if err != nil {
-			return false, fmt.Errorf("store: read key: %w", err)
-		}
-		if r.remembers(last, window) {
-			return true, nil
-		}
-		expect = last.Sequence
-	}
-	return false, errors.New("store: key changed too often")
-}
-
-// remembers reports whether the message stored on a key's subject keeps the key in the window:
-// an event still queued always does; a marker does until DedupWindow after the key was accepted.
-func (r *Route) remembers(m *jetstream.RawStreamMsg, window time.Duration) bool {
-	if first(m.Header, hdrMark) == "" {
-		return true
-	}
-	return r.now().Sub(markerAcceptedAt(m)) < window
-}
-
-func markerAcceptedAt(m *jetstream.RawStreamMsg) time.Time {
-	ns, err := strconv.ParseInt(first(m.Header, hdrAcceptedAt), 10, 64)
-	if err != nil {
-		return m.Time
-	}
-	return time.Unix(0, ns)
+	h := encodeEvent(ev, 2)
+	h[hdrKeyHash] = []string{keyHash}
+	return r.casPublish(ctx, keyHash, &nats.Msg{Header: h, Data: ev.Body})
 }
 
 // Seen reports whether keyHash is in the dedup window (gate mode; it works in forward mode too).
+// It is a lookup in the route's key index: no store round trip.
 func (r *Route) Seen(ctx context.Context, keyHash string) (bool, error) {
 	if err := validToken("key hash", keyHash); err != nil {
 		return false, err
 	}
-	last, err := r.ev.GetLastMsgForSubject(ctx, r.evPfx+keyHash)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return false, nil
-	}
+	ix, err := r.feed.acquire(ctx)
 	if err != nil {
-		return false, fmt.Errorf("store: read key: %w", err)
+		return false, err
 	}
-	return r.remembers(last, r.set.Load().window), nil
+	defer r.feed.release()
+	return ix.Contains(keyOf(keyHash)), nil
 }
 
-// Record puts keyHash into the dedup window (gate mode, after the next handler answered 2xx).
-// The record is a marker that expires with the window. A key whose event is queued for delivery
-// is left alone.
+// Record puts keyHash into the dedup window (gate mode, after the next handler answered 2xx):
+// one compare-and-set publish of a message that holds the key only. A key already in the
+// window is left alone.
 func (r *Route) Record(ctx context.Context, keyHash string) error {
 	if err := validToken("key hash", keyHash); err != nil {
 		return err
 	}
-	st := r.set.Load()
-	now := r.now()
-	m := &nats.Msg{Subject: r.evPfx + keyHash, Header: markerHeader(now, st.window, now)}
-	var expect uint64
-	for range maxCAS {
-		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(expect, 10)}
-		_, err := r.s.js.PublishMsg(ctx, m)
-		if err == nil {
-			return nil
-		}
-		if !isWrongLastSeq(err) {
-			return fmt.Errorf("store: %w", err)
-		}
-		last, err := r.ev.GetLastMsgForSubject(ctx, m.Subject)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			expect = 0
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("store: read key: %w", err)
-		}
-		if first(last.Header, hdrMark) == "" {
-			return nil
-		}
-		expect = last.Sequence
-	}
-	return errors.New("store: key changed too often")
+	h := nats.Header{hdrKeyHash: []string{keyHash}, hdrMark: []string{"1"}}
+	_, err := r.casPublish(ctx, keyHash, &nats.Msg{Header: h})
+	return err
 }
 
-// markerHeader is the header of a marker for a key accepted at acceptedAt: it expires (Nats-TTL,
-// whole seconds, at least 1) when the window ends.
-func markerHeader(acceptedAt time.Time, window time.Duration, now time.Time) nats.Header {
-	left := acceptedAt.Add(window).Sub(now)
-	secs := int64((left + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
+// casPublish stores m on the bucket subject of keyHash unless the key is in the window, and
+// reports dup=true otherwise. The publish expects the bucket's last sequence as this process's
+// index knows it (Nats-Expected-Last-Subject-Sequence), and the index holds every message of the
+// bucket up to that sequence: so the store takes the message only if no message of the bucket
+// came after what the index checked, and a key another process stored meanwhile makes the
+// publish fail instead of being stored twice. On that failure the index catches up to the
+// sequence the store reports and checks the key again. A stale index costs a retry, never a
+// false "new".
+func (r *Route) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (dup bool, err error) {
+	ix, err := r.feed.acquire(ctx)
+	if err != nil {
+		return false, err
 	}
-	return nats.Header{
-		hdrMark:       []string{"1"},
-		hdrAcceptedAt: []string{strconv.FormatInt(acceptedAt.UnixNano(), 10)},
-		hdrTTL:        []string{strconv.FormatInt(secs, 10)},
+	defer r.feed.release()
+	k := keyOf(keyHash)
+	b := ix.BucketOf(k)
+	m.Subject = r.bucketSubject(b)
+	expect := ix.BucketSeq(b)
+	var backoff time.Duration
+	for range maxCAS {
+		if ix.Contains(k) {
+			return true, nil
+		}
+		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(expect, 10)}
+		ack, err := r.s.js.PublishMsg(ctx, m)
+		if err == nil {
+			if _, err := ix.Observe(k, ack.Sequence, r.now()); err != nil {
+				// Stored, but this process cannot hold the key: the feed retries it and stops
+				// there, so no later check answers from an index that misses it.
+				return false, fmt.Errorf("store: key index: %w", err)
+			}
+			return false, nil
+		}
+		last, wrong, inFlight := casConflict(err)
+		switch {
+		case inFlight:
+			backoff = min(max(2*backoff, inFlightMin), inFlightMax)
+			if !sleepCtx(ctx, backoff) {
+				return false, fmt.Errorf("store: %w", ctx.Err())
+			}
+			expect = max(expect, ix.BucketSeq(b))
+		case wrong && last == 0:
+			// The purge emptied the bucket: every message in it was past the window.
+			ix.BucketEmptied(b, expect)
+			expect = 0
+		case wrong:
+			// Another writer got there first: the key may be in what it wrote.
+			if err := waitApplied(ctx, ix, last); err != nil {
+				return false, err
+			}
+			expect = max(last, ix.BucketSeq(b))
+		default:
+			return false, fmt.Errorf("store: %w", err)
+		}
 	}
+	return false, errors.New("store: key's bucket changed too often")
+}
+
+// casConflict tells the compare-and-set failures apart: wrong with the bucket's actual last
+// sequence (10071), or inFlight when a replicated stream has another message of the bucket in
+// flight (10164).
+func casConflict(err error) (last uint64, wrong, inFlight bool) {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return 0, false, false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+		return 0, false, true
+	case jetstream.JSErrCodeStreamWrongLastSequence:
+		_, num, ok := strings.Cut(apiErr.Description, ": ")
+		n, perr := strconv.ParseUint(strings.TrimSpace(num), 10, 64)
+		if !ok || perr != nil {
+			return 0, false, true // no sequence to catch up to: treat as in flight
+		}
+		return n, true, false
+	}
+	return 0, false, false
 }
 
 // isWrongLastSeq reports whether a publish failed its Nats-Expected-Last-Subject-Sequence check.

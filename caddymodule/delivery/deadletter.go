@@ -83,9 +83,6 @@ func (r *Route) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg,
 	if validToken("event id", id) != nil {
 		id = src
 	}
-	if !replay {
-		h[hdrKeyHash] = []string{strings.TrimPrefix(msg.Subject(), r.evPfx)}
-	}
 	id, _, err := r.publishDeadLetter(pctx, id, src, h, msg.Data(), f)
 	if err != nil {
 		st.obs.Attempt(r.route, ResultError, f.status, f.latency)

@@ -64,7 +64,7 @@ type names struct {
 	route    string
 	evStream string
 	dlStream string
-	evPfx    string // whgw.<r>.ev.
+	evPfx    string // whgw.<r>.ev. then the bucket: 000 to fff
 	rpPfx    string // whgw.<r>.rp.
 	dlPfx    string // whgw.<r>.dl.
 }
@@ -79,4 +79,11 @@ func routeNames(route string) names {
 		rpPfx:    base + "rp.",
 		dlPfx:    base + "dl.",
 	}
+}
+
+// bucketSubject is the subject of one of the event stream's bucket subjects: every event and key
+// record of a key lives on its key's bucket (keyindex.Key.Bucket), three hex digits.
+func (n *names) bucketSubject(bucket int) string {
+	const hex = "0123456789abcdef"
+	return n.evPfx + string([]byte{hex[bucket>>8&15], hex[bucket>>4&15], hex[bucket&15]})
 }

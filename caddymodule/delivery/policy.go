@@ -16,6 +16,9 @@ const (
 	DefaultBackoffMax  = 10 * time.Minute
 	DefaultConcurrency = 16
 	DefaultDedupWindow = 24 * time.Hour
+	DefaultRetain      = 72 * time.Hour
+	// RetainNone as Policy.Retain keeps delivered events no longer than the dedup window.
+	RetainNone time.Duration = -1
 )
 
 // Policy is the forward block of a route: where and how accepted events are delivered.
@@ -31,6 +34,10 @@ type Policy struct {
 	// MaxAge is how long after it was queued an event is still retried. Retries are scheduled so
 	// that the last one happens at MaxAge; if it fails, the event is dead-lettered. Default 72h.
 	MaxAge time.Duration
+	// Retain is how long after it was accepted a delivered event is kept in the store as history.
+	// The dedup window's events are kept in any case (the window's keys live in them), and an
+	// undelivered event is never purged. Default 72h; RetainNone keeps only the window.
+	Retain time.Duration
 	// BackoffMin and BackoffMax bound the delay between attempts: exponential from BackoffMin,
 	// doubling per attempt, capped at BackoffMax, with full jitter. Defaults 1s and 10m.
 	BackoffMin, BackoffMax time.Duration
@@ -118,6 +125,11 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.MaxAge <= 0 {
 		p.MaxAge = DefaultMaxAge
+	}
+	if p.Retain == 0 {
+		p.Retain = DefaultRetain
+	} else if p.Retain < 0 {
+		p.Retain = 0
 	}
 	if p.BackoffMin <= 0 {
 		p.BackoffMin = DefaultBackoffMin

@@ -49,8 +49,11 @@ type Route struct {
 	inflight   atomic.Int64
 	freed      chan struct{}
 	updated    chan struct{}
-	finalizing sync.Map // stream seq -> struct{}: delivered, but the marker or ack is not stored yet
+	finalizing sync.Map // stream seq -> struct{}: delivered, but the ack is not stored yet
 	down       outage   // pauses fetching while the application is unreachable
+
+	feed      *keyFeed // the dedup window: key index and its feed
+	stopJanny context.CancelFunc
 }
 
 // Route creates or updates the streams of the route named cfg.Name (and its consumer in forward
@@ -72,23 +75,11 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 		updated: make(chan struct{}, 1),
 	}
 	deadline := time.Now().Add(s.cfg.ReadyTimeout)
+	if err := r.checkLayout(deadline); err != nil {
+		return nil, err
+	}
 	var err error
-	r.ev, err = s.ensureStream(deadline, jetstream.StreamConfig{
-		Name:              r.evStream,
-		Description:       "webhook gateway events and dedup keys of route " + r.route,
-		Subjects:          []string{r.evPfx + "*", r.rpPfx + "*"},
-		Retention:         jetstream.LimitsPolicy,
-		Storage:           jetstream.FileStorage,
-		Replicas:          s.replicas,
-		MaxMsgsPerSubject: 1,
-		Discard:           jetstream.DiscardOld,
-		AllowMsgTTL:       true,
-		Duplicates:        2 * time.Minute,
-		// Direct gets skip the JSON API on every key lookup (gate mode reads a
-		// key per request). With replicas they may be answered by a follower that
-		// lags the leader, so they are used only with one replica.
-		AllowDirect: s.replicas <= 1,
-	})
+	r.ev, err = s.ensureStream(deadline, r.eventStreamConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -107,16 +98,61 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 		return nil, err
 	}
 	r.Update(cfg)
-	if st := r.set.Load(); st.fwd != nil {
+	st := r.set.Load()
+	err = retryStore(deadline, readyAttempt, s.log, "start key feed of "+r.evStream, func(context.Context) error {
+		var err error
+		r.feed, err = r.startFeed(st.window, st.log)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if st.fwd != nil {
 		err := retryStore(deadline, readyAttempt, s.log, "create consumer on "+r.evStream, func(ctx context.Context) error {
 			_, err := r.ensureConsumer(ctx, st)
 			return err
 		})
 		if err != nil {
+			r.feed.close()
 			return nil, err
 		}
 	}
+	r.startJanitor()
+	s.track(r, true)
 	return r, nil
+}
+
+// eventStreamConfig is the route's event stream: every event and gate-mode key record on one of
+// the route's bucket subjects, each with its key hash in a header, replays of dead letters on
+// their own subjects. Nothing expires by itself: the janitor purges the front (see janitor.go).
+func (r *Route) eventStreamConfig() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        r.evStream,
+		Description: "webhook gateway events and dedup keys of route " + r.route,
+		Subjects:    []string{r.evPfx + "*", r.rpPfx + "*"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    r.s.replicas,
+		Discard:     jetstream.DiscardOld,
+		Duplicates:  2 * time.Minute,
+		AllowDirect: r.s.replicas <= 1,
+	}
+}
+
+// Close stops the route's workers (as Stop(0)), its key feed and its janitor, and frees its key
+// index. The route is of no use afterwards; the store keeps its queue and window.
+func (r *Route) Close() error {
+	err := r.Stop(0)
+	r.s.track(r, false)
+	r.closeFeed()
+	return err
+}
+
+func (r *Route) closeFeed() {
+	if r.stopJanny != nil {
+		r.stopJanny()
+	}
+	r.feed.close()
 }
 
 // Name is the route's name.
@@ -166,6 +202,9 @@ func (r *Route) Update(cfg RouteConfig) {
 		}
 	}
 	r.set.Store(st)
+	if r.feed != nil && (old == nil || old.window != st.window) {
+		r.feed.ix.SetWindow(st.window)
+	}
 	if old != nil && old.client != nil && old.client != st.client {
 		old.client.CloseIdleConnections()
 	}

@@ -81,6 +81,7 @@ type Store struct {
 
 	mu     sync.Mutex
 	routes map[*Route]struct{} // running routes, stopped by Close
+	all    map[*Route]struct{} // routes not closed yet, whose key feeds Close stops
 	closed bool
 }
 
@@ -98,7 +99,7 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 		cfg.MaxPayload = defaultMaxPayload
 	}
 	deadline := time.Now().Add(cfg.ReadyTimeout)
-	s := &Store{cfg: cfg, log: log, replicas: 1, routes: make(map[*Route]struct{})}
+	s := &Store{cfg: cfg, log: log, replicas: 1, routes: make(map[*Route]struct{}), all: make(map[*Route]struct{})}
 	var err error
 	if len(cfg.URLs) > 0 {
 		if cfg.Replicas > 1 {
@@ -173,12 +174,19 @@ func (s *Store) Close() error {
 	for r := range s.routes {
 		running = append(running, r)
 	}
+	open := make([]*Route, 0, len(s.all))
+	for r := range s.all {
+		open = append(open, r)
+	}
 	s.mu.Unlock()
 	var errs []error
 	for _, r := range running {
 		if err := r.Stop(0); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	for _, r := range open {
+		r.closeFeed()
 	}
 	s.shutdown()
 	return errors.Join(errs...)
@@ -207,6 +215,17 @@ func (s *Store) register(r *Route, running bool) {
 		s.routes[r] = struct{}{}
 	} else {
 		delete(s.routes, r)
+	}
+}
+
+// track keeps the routes whose key feeds Close must stop.
+func (s *Store) track(r *Route, open bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if open {
+		s.all[r] = struct{}{}
+	} else {
+		delete(s.all, r)
 	}
 }
 

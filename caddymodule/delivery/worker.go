@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -229,7 +228,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	h := msg.Headers()
 	if first(h, hdrMark) != "" {
-		_ = msg.Ack() // a dedup marker, nothing to deliver
+		_ = msg.Ack() // a gate-mode key record, nothing to deliver
 		return
 	}
 	st := r.set.Load()
@@ -294,72 +293,47 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	_ = msg.NakWithDelay(delay)
 }
 
-// complete records that msg needs no more delivery: an event is replaced by its dedup marker
-// (which expires with the window), a replay is deleted; then the message is acked.
+// complete acks msg: the event needs no more delivery. The ack is the only record of that (the
+// event stays in the stream as history until the janitor purges it, and its key stays in the
+// window by the event itself), so it is confirmed by the store (a double ack).
 //
-// A store that cannot take that record (no stream leader, a lost quorum) is retried from this
-// worker on nextProbe's backoff, and the message is kept meanwhile, its heartbeat holding the
-// ack deadline off. Handing it back would let the next fetch of any gateway sharing the queue
-// take it and deliver it again; the record of the delivery lives only here until the marker is
-// stored. Only a stop (ctx cancelled) ends the retries: the message then comes back after
-// AckWait, to this process (finalizing remembers it, so it is settled without another attempt)
-// or to another gateway, which delivers it again.
-func (r *Route) complete(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) {
+// A store that cannot take the ack (no stream leader, a lost quorum) is retried from this worker
+// on nextProbe's backoff, and the message is kept meanwhile, its heartbeat holding the ack
+// deadline off. Handing it back would let the next fetch of any gateway sharing the queue take it
+// and deliver it again. Only a stop (ctx cancelled) ends the retries: the message then comes
+// back after AckWait, to this process (finalizing remembers it, so it is settled without another
+// attempt) or to another gateway, which delivers it again.
+func (r *Route) complete(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, _ bool) {
 	seq := md.Sequence.Stream
 	var hb *heartbeat
 	var wait time.Duration
 	failures := 0
 	for {
-		err := r.recordDone(st, msg, md, replay)
-		if err == nil {
+		actx, cancel := context.WithTimeout(context.Background(), readyAttempt)
+		err := msg.DoubleAck(actx)
+		cancel()
+		if err == nil || errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 			break
 		}
 		failures++
 		if hb == nil {
 			r.finalizing.Store(seq, struct{}{})
 			hb = startHeartbeat(msg, st.ackWait/3)
-			st.log.Error("delivery bookkeeping failed, retrying", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+			st.log.Error("delivery ack failed, retrying", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
 		}
 		wait = nextProbe(wait)
 		if !sleepCtx(ctx, wait) {
 			hb.stop()
-			st.log.Warn("delivery bookkeeping abandoned by a stop; the event will be delivered again",
+			st.log.Warn("delivery ack abandoned by a stop; the event will be delivered again",
 				zap.String("route", r.route), zap.Uint64("seq", seq), zap.Int("failures", failures))
 			return
 		}
 	}
 	if hb != nil {
 		hb.stop()
-		st.log.Info("delivery bookkeeping recovered", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Int("failures", failures))
+		st.log.Info("delivery ack recovered", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Int("failures", failures))
 	}
 	r.finalizing.Delete(seq)
-	actx, cancel := context.WithTimeout(context.Background(), readyAttempt)
-	defer cancel()
-	if err := msg.DoubleAck(actx); err != nil {
-		// The message is no longer in the stream, so a redelivery is dropped by the server.
-		st.log.Debug("delivery ack failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
-	}
-}
-
-// recordDone stores the record that msg was delivered (or dead-lettered): its marker, or for a
-// replay the deletion of the message. Repeating it after an error whose effect is unknown is
-// safe: the marker is published only on top of the event's own sequence.
-func (r *Route) recordDone(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), readyAttempt)
-	defer cancel()
-	seq := md.Sequence.Stream
-	if replay {
-		if err := r.ev.DeleteMsg(ctx, seq); err != nil && !isNotFound(err) {
-			return err
-		}
-		return nil
-	}
-	m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
-	m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
-	if _, err := r.s.js.PublishMsg(ctx, m); err != nil && !isWrongLastSeq(err) {
-		return err // a wrong last sequence means the key's subject has moved on: this event is gone already
-	}
-	return nil
 }
 
 // requeue hands msg back for immediate redelivery. A plain Nak only queues it in the server's

@@ -1,0 +1,216 @@
+package delivery
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup/keyindex"
+)
+
+// A route's dedup window lives in its key index (one entry per key, outside the Go heap), kept
+// current in every process by a headers-only ordered consumer on the route's event stream. The
+// store stays the authority: a new key is stored by a compare-and-set publish on its bucket
+// subject that expects the bucket's last sequence as this process knows it, so an index that
+// lags another process fails the publish instead of answering a false "new" (see casPublish).
+const (
+	// feedMargin starts the feed this much before now − window, so that a clock a little
+	// behind the store's never leaves a key of the window out.
+	feedMargin = time.Minute
+	// readyPoll is how often a feed that has not caught up yet asks its consumer whether
+	// anything is left to deliver (the stream's last message may have been deleted).
+	readyPoll = 250 * time.Millisecond
+	// appliedPoll is how often a compare-and-set that lost to another writer checks whether
+	// the feed has applied that writer's message.
+	appliedPoll = 2 * time.Millisecond
+)
+
+// errNotReady is returned while the index has not loaded the window yet (503: retry).
+var errNotReady = errors.New("store: the dedup window is still loading")
+
+// keyFeed is a route's key index and the consumer that feeds it.
+type keyFeed struct {
+	ix     *keyindex.Index
+	target uint64        // the stream's last sequence at start: ready once applied
+	ready  chan struct{} // closed when ready
+	once   sync.Once
+	log    *zap.Logger
+
+	mu     sync.RWMutex // held shared while ix is used, exclusively by close
+	closed bool
+	stop   context.CancelFunc
+	cc     jetstream.ConsumeContext
+}
+
+// startFeed loads the window of the route's event stream into a new index and keeps it current.
+// It returns at once; the route is ready (usable by Accept, Seen and Record) once the index has
+// applied every message up to the stream's last sequence at this moment.
+func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+	info, err := r.ev.Info(ctx)
+	cancel()
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	ix, err := keyindex.New(keyindex.Config{Window: window, Now: func() time.Time { return r.now() }})
+	if err != nil {
+		return nil, err
+	}
+	f := &keyFeed{ix: ix, target: info.State.LastSeq, ready: make(chan struct{}), log: log}
+	start := r.now().Add(-window - feedMargin)
+	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
+		// Nothing in the window: every message up to the last is past it.
+		ix.MarkApplied(f.target)
+		f.markReady()
+	}
+	fctx, stop := context.WithCancel(context.Background())
+	f.stop = stop
+	cons, err := r.s.js.OrderedConsumer(fctx, r.evStream, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
+		OptStartTime:  &start,
+		HeadersOnly:   true,
+	})
+	if err != nil {
+		stop()
+		ix.Close()
+		return nil, fmt.Errorf("store: key feed of %s: %w", r.evStream, err)
+	}
+	f.cc, err = cons.Consume(func(msg jetstream.Msg) { f.apply(r, msg) })
+	if err != nil {
+		stop()
+		ix.Close()
+		return nil, fmt.Errorf("store: key feed of %s: %w", r.evStream, err)
+	}
+	go f.watchReady(fctx, cons)
+	return f, nil
+}
+
+// apply puts one stream message into the index. Messages come in stream order, so the applied
+// sequence only moves past a message once its key is in.
+func (f *keyFeed) apply(r *Route, msg jetstream.Msg) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return
+	}
+	seq := md.Sequence.Stream
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return
+	}
+	kh := first(msg.Headers(), hdrKeyHash)
+	if kh == "" || !strings.HasPrefix(msg.Subject(), r.evPfx) {
+		// A replayed dead letter, or a message with no key: nothing to remember.
+		f.ix.MarkApplied(seq)
+	} else if _, err := f.ix.Apply(keyOf(kh), seq, md.Timestamp); err != nil {
+		// Out of memory for the table: stop here rather than miss a key; requests that need
+		// this message get 503 until the process is restarted.
+		f.log.Error("key index insert failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+		return
+	}
+	if f.ix.Applied() >= f.target {
+		f.markReady()
+	}
+}
+
+// watchReady covers a start whose last message will never be delivered (deleted, or purged):
+// once the consumer has nothing left and the index applied all it delivered, the window is in.
+func (f *keyFeed) watchReady(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(readyPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.ready:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ictx, cancel := context.WithTimeout(ctx, readyAttempt)
+		ci, err := cons.Info(ictx)
+		cancel()
+		if err != nil || ci.NumPending > 0 {
+			continue
+		}
+		f.mu.RLock()
+		if !f.closed && f.ix.Applied() >= ci.Delivered.Stream {
+			f.ix.MarkApplied(f.target)
+			f.markReady()
+		}
+		f.mu.RUnlock()
+	}
+}
+
+func (f *keyFeed) markReady() { f.once.Do(func() { close(f.ready) }) }
+
+// acquire waits, bounded by ctx, until the index has loaded the window, and returns it held
+// against close; the caller must call release.
+func (f *keyFeed) acquire(ctx context.Context) (*keyindex.Index, error) {
+	select {
+	case <-f.ready:
+	default:
+		select {
+		case <-f.ready:
+		case <-ctx.Done():
+			return nil, errNotReady
+		}
+	}
+	f.mu.RLock()
+	if f.closed {
+		f.mu.RUnlock()
+		return nil, errors.New("store: route closed")
+	}
+	return f.ix, nil
+}
+
+func (f *keyFeed) release() { f.mu.RUnlock() }
+
+// waitApplied waits, bounded by ctx, until the index has applied stream sequence seq.
+func waitApplied(ctx context.Context, ix *keyindex.Index, seq uint64) error {
+	if ix.Applied() >= seq {
+		return nil
+	}
+	t := time.NewTicker(appliedPoll)
+	defer t.Stop()
+	for ix.Applied() < seq {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("store: key index behind the stream (at %d, need %d): %w", ix.Applied(), seq, ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// close stops the feed and frees the index once no request uses it.
+func (f *keyFeed) close() {
+	f.stop()
+	if f.cc != nil {
+		f.cc.Stop()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.closed {
+		f.closed = true
+		f.ix.Close()
+	}
+}
+
+// keyOf reads a key hash given to Accept, Seen or Record: the gateway's own 22-character form
+// (dedup.Hash) as is, any other token through SHA-256, so that any valid token has one key.
+func keyOf(keyHash string) keyindex.Key {
+	if k, err := keyindex.ParseKey(keyHash); err == nil {
+		return k
+	}
+	var k keyindex.Key
+	sum := sha256.Sum256([]byte(keyHash))
+	copy(k[:], sum[:])
+	return k
+}
