@@ -13,16 +13,16 @@ import (
 type Stats struct {
 	Route string `json:"route"`
 	// Pending counts events waiting for delivery: not yet attempted, waiting for a retry, or in
-	// flight in any process. It also counts the dedup markers that deliveries wrote and the
-	// workers have not passed over yet: a marker queues behind the backlog, so while a large
-	// backlog drains, Pending can read up to twice the undelivered events, and falls to zero
-	// when the workers catch up. Zero means nothing is left to deliver.
+	// flight in any process, read from the delivery consumer (its pending and unacked counts).
+	// Nothing else queues there, except the key records of a route switched from gate to
+	// forward mode, which the workers ack at once. Zero means nothing is left to deliver.
 	Pending uint64 `json:"pending"`
 	// InFlight counts attempts running in this process.
 	InFlight uint64 `json:"in_flight"`
 	// Dead counts dead letters (including quarantined events).
 	Dead uint64 `json:"dead"`
-	// Stored counts messages in the event stream: queued events plus remembered keys.
+	// Stored counts messages in the event stream: queued events, delivered events kept as
+	// history (at least the dedup window, up to retain) and gate-mode key records.
 	Stored uint64 `json:"stored"`
 }
 
