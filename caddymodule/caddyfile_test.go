@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
 // mustJSON renders v for failure messages.
@@ -61,6 +62,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 					timeout 10s
 					max_attempts 5
 					max_age 24h
+					retain 168h
 					backoff 2s 5m
 					concurrency 4
 					rate 50/s
@@ -87,6 +89,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 					Timeout:      caddy.Duration(10 * time.Second),
 					MaxAttempts:  5,
 					MaxAge:       caddy.Duration(24 * time.Hour),
+					Retain:       durationPtr(168 * time.Hour),
 					BackoffMin:   caddy.Duration(2 * time.Second),
 					BackoffMax:   caddy.Duration(5 * time.Minute),
 					Concurrency:  4,
@@ -298,6 +301,7 @@ func TestHandlerUnmarshalCaddyfileErrors(t *testing.T) {
 		"webhook_gateway {\n forward http://a {\n max_attempts 0\n }\n}":          "max_attempts: invalid number '0'",
 		"webhook_gateway {\n forward http://a {\n max_attempts x\n }\n}":          "max_attempts: invalid number 'x'",
 		"webhook_gateway {\n forward http://a {\n max_age never\n }\n}":           "max_age: invalid duration 'never'",
+		"webhook_gateway {\n forward http://a {\n retain -1h\n }\n}":              "forward retain: invalid duration '-1h' (want 0 or more)",
 		"webhook_gateway {\n forward http://a {\n backoff 1s\n }\n}":              "wrong argument count",
 		"webhook_gateway {\n forward http://a {\n backoff 10s 1s\n }\n}":          "forward backoff: invalid range '10s' '1s'",
 		"webhook_gateway {\n forward http://a {\n backoff 0s 1s\n }\n}":           "forward backoff: invalid range",
@@ -695,4 +699,27 @@ func TestResolvePlaceholders(t *testing.T) {
 			t.Fatalf("got %s", mustJSON(t, got))
 		}
 	})
+}
+
+func durationPtr(d time.Duration) *caddy.Duration {
+	v := caddy.Duration(d)
+	return &v
+}
+
+// TestRetainToPolicy: an absent retain takes the default, retain 0 keeps only the window.
+func TestRetainToPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		retain *caddy.Duration
+		want   time.Duration
+	}{
+		{nil, 0},
+		{durationPtr(0), delivery.RetainNone},
+		{durationPtr(time.Hour), time.Hour},
+	} {
+		h := &Handler{Name: "r", Forward: &ForwardConfig{URL: "http://a", Retain: tc.retain}}
+		cfg, err := h.routeConfig()
+		if err != nil || cfg.Forward.Retain != tc.want {
+			t.Errorf("retain %v: policy %v (%v), want %v", tc.retain, cfg.Forward.Retain, err, tc.want)
+		}
+	}
 }
