@@ -21,6 +21,10 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "requests_total", Help: "Webhook requests by route, vendor and outcome.",
 	}, []string{"route", "vendor", "outcome"})
+	tokenRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "token_requests_total", Help: "OAuth2 token endpoint requests by route and result (issued, rejected, throttled).",
+	}, []string{"route", "result"})
 	duplicatesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "duplicates_total", Help: "Requests answered as duplicates of an event in the dedup window.",
@@ -54,7 +58,7 @@ var (
 )
 
 var allCollectors = []prometheus.Collector{
-	requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
+	tokenRequestsTotal, requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
 }
 

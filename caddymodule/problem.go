@@ -33,6 +33,7 @@ var (
 	problemTooLarge     = newProblem(http.StatusRequestEntityTooLarge, "body_too_large", "the body exceeds the limit of this endpoint")
 	problemBadBody      = newProblem(http.StatusBadRequest, "body_unreadable", "the body could not be read")
 	problemMediaType    = newProblem(http.StatusUnsupportedMediaType, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
+	problemEncoding     = newProblem(http.StatusUnsupportedMediaType, "unsupported_encoding", "compressed bodies are not accepted; send the JSON without Content-Encoding")
 	problemBadSignature = newProblem(http.StatusUnauthorized, "invalid_signature", "missing or invalid signature")
 	problemBadJSON      = newProblem(http.StatusBadRequest, "invalid_json", "the body is not valid JSON")
 	problemSchema       = newProblem(http.StatusBadRequest, "schema_violation", "the body does not match the event schema")

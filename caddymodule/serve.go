@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -48,11 +49,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.reject(w, r, start, problemMethod)
 	}
 
-	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
-		ts.ServeToken(w, r)
-		return nil
-	}
-
+	// allow_ips comes first, before the token endpoint too: a source that may not send
+	// webhooks may not try client secrets either.
 	if len(h.allowIPs) > 0 {
 		if r.TLS != nil && !r.TLS.HandshakeComplete {
 			return h.reject(w, r, start, problemTooEarly)
@@ -60,6 +58,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		if !h.ipAllowed(r) {
 			return h.reject(w, r, start, problemForbiddenIP)
 		}
+	}
+
+	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
+		h.serveToken(w, r, start, ts)
+		return nil
 	}
 
 	areq := &auth.Request{Header: r.Header, Now: time.Now()}
@@ -70,6 +73,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 
 	if r.ContentLength > h.MaxBody {
 		return h.reject(w, r, start, problemTooLarge)
+	}
+	// A compressed body is refused before it is read: the signature covers the bytes as
+	// sent, and the schema and the application would need the decoded ones.
+	if ce := r.Header.Values("Content-Encoding"); len(ce) > 0 && !identityEncoding(ce) {
+		return h.reject(w, r, start, problemEncoding)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
 	if err != nil {
@@ -209,6 +217,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	for _, name := range h.strip {
 		r.Header.Del(name)
 	}
+	dropGatewayHeaders(r.Header)
 	r.Header.Set("X-Webhook-Id", id)
 	r.Header.Set("X-Webhook-Vendor", h.vendorTag)
 	// Keys and event names come out of the payload: escape control characters
@@ -310,8 +319,7 @@ func (h *Handler) logStoreError(err error) {
 
 // ipAllowed matches Caddy's client IP (trusted_proxies aware) against allow_ips.
 func (h *Handler) ipAllowed(r *http.Request) bool {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	addr, err := netip.ParseAddr(s)
+	addr, err := netip.ParseAddr(clientIP(r))
 	if err != nil {
 		return false
 	}
@@ -322,6 +330,24 @@ func (h *Handler) ipAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// identityEncoding reports whether every Content-Encoding value is "identity" (no coding).
+func identityEncoding(values []string) bool {
+	for _, v := range values {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// clientIP is Caddy's client IP of the request (trusted_proxies aware), "" if unknown.
+func clientIP(r *http.Request) string {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return s
 }
 
 // isJSONContentType accepts application/json and any application/*+json.
@@ -349,7 +375,25 @@ func (h *Handler) forwardableHeaders(in http.Header) http.Header {
 	for _, name := range h.strip {
 		out.Del(name)
 	}
+	dropGatewayHeaders(out)
 	return out
+}
+
+// dropGatewayHeaders removes every header of the gateway's own namespaces (X-Webhook-* and
+// the Standard Webhooks Webhook-*) that the sender sent. The application must be able to trust
+// them as set by the gateway: a sender's X-Webhook-Duplicate or Webhook-Signature would
+// otherwise arrive looking verified. The Standard Webhooks headers an auth line verified are
+// credentials and are stripped with the others; the gateway sets its own afterwards.
+func dropGatewayHeaders(hdr http.Header) {
+	for name := range hdr {
+		if hasFoldPrefix(name, "X-Webhook-") || hasFoldPrefix(name, "Webhook-") {
+			delete(hdr, name)
+		}
+	}
+}
+
+func hasFoldPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // dropOnForward lists canonical header names never forwarded to the application.

@@ -1,0 +1,170 @@
+package integration
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestTokenEndpointHardening: the token endpoint answers only after allow_ips, throttles
+// failed client authentications per client id and source (429 + Retry-After, even for the
+// right secret while throttled), and counts its requests.
+func TestTokenEndpointHardening(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	const secret = "token-secret-0123456789abcdef"
+	t.Setenv("WG_HARD_SECRET", secret)
+	up := newUpstream(t)
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
+	handle /t/* {
+		webhook_gateway {
+			name tokens
+			allow_ips 127.0.0.1
+			auth oauth2 {
+				client_id vendor
+				client_secret {env.WG_HARD_SECRET}
+				token_path /t/oauth/token
+			}
+		}
+		reverse_proxy %s
+	}
+}
+`, up.hostPort()))
+
+	tokenFrom := func(localIP, pass string) (*http.Response, []byte) {
+		form := url.Values{"grant_type": {"client_credentials"}}
+		req, _ := http.NewRequest(http.MethodPost, gatewayBase+"/t/oauth/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth("vendor", pass)
+		resp, err := loopbackClient(localIP).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp, []byte(b.String())
+	}
+
+	// A source outside allow_ips gets the 403 before any secret is looked at.
+	resp, body := tokenFrom("127.0.0.2", secret)
+	expectProblem(t, resp, body, http.StatusForbidden, "ip_not_allowed")
+
+	statuses := map[int]int{}
+	for range 20 {
+		resp, _ := tokenFrom("127.0.0.1", "wrong-secret-0123456789abcdef")
+		statuses[resp.StatusCode]++
+		if resp.StatusCode == http.StatusTooManyRequests && resp.Header.Get("Retry-After") == "" {
+			t.Fatal("429 without Retry-After")
+		}
+	}
+	if statuses[http.StatusUnauthorized] != 5 || statuses[http.StatusTooManyRequests] != 15 {
+		t.Fatalf("20 wrong secrets got %v, want 5×401 then 15×429", statuses)
+	}
+	if resp, _ := tokenFrom("127.0.0.1", secret); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("right secret while throttled: %d, want 429", resp.StatusCode)
+	}
+
+	m := metricsText(t)
+	for _, want := range []string{
+		`caddy_webhook_gateway_token_requests_total{result="rejected",route="tokens"} 5`,
+		`caddy_webhook_gateway_token_requests_total{result="throttled",route="tokens"} 16`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(m, secret) {
+		t.Fatal("the client secret is in the metrics")
+	}
+}
+
+// TestCompressedBodyRefused: a Content-Encoding other than identity gets 415 before the body
+// is read or the signature checked; it used to pass the signature and then get a 400.
+func TestCompressedBodyRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	const secret = "gzip-test-secret"
+	up := newUpstream(t)
+	startGateRoute(t, up, "name gz", "auth hmac {", "\theader X-Hub-Signature-256", "\tsecret "+secret, "\tprefix sha256=", "}")
+	body := []byte(`{"id":"1"}`)
+	for _, enc := range []string{"gzip", "br", "identity, gzip"} {
+		resp, b := post(t, nil, "/", mergeHeaders(githubHeaders(secret, body), map[string]string{"Content-Encoding": enc}), body)
+		expectProblem(t, resp, b, http.StatusUnsupportedMediaType, "unsupported_encoding")
+	}
+	resp, b := post(t, nil, "/", mergeHeaders(githubHeaders(secret, body), map[string]string{"Content-Encoding": "identity"}), body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("identity: %d %s", resp.StatusCode, b)
+	}
+	if up.count() != 1 {
+		t.Fatalf("upstream got %d requests, want 1", up.count())
+	}
+}
+
+// TestGatewayHeadersStripped: a sender's X-Webhook-* and Webhook-* headers never reach the
+// application, in gate mode and in forward mode; the gateway's own values do.
+func TestGatewayHeadersStripped(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	fwd := newUpstream(t)
+	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
+	handle /gate {
+		webhook_gateway {
+			name gate_strip
+			auth api_key X-Api-Key strip-test-key
+		}
+		reverse_proxy %s
+	}
+	handle /fwd {
+		webhook_gateway {
+			name fwd_strip
+			auth api_key X-Api-Key strip-test-key
+			forward %s/fwd
+		}
+	}
+}
+`, up.hostPort(), fwd.URL))
+	forged := map[string]string{
+		"X-Api-Key":             "strip-test-key",
+		"X-Webhook-Event":       "forged.event",
+		"X-Webhook-Attempt":     "99",
+		"X-Webhook-Received-At": "1999-01-01T00:00:00Z",
+		"X-Webhook-Duplicate":   "true",
+		"X-Webhook-Id":          "forged-id",
+		"X-Webhook-Anything":    "forged",
+		"Webhook-Id":            "msg_forged",
+		"Webhook-Timestamp":     "1",
+		"Webhook-Signature":     "v1,Zm9yZ2Vk",
+		"Webhook-Other":         "forged",
+	}
+	for _, path := range []string{"/gate", "/fwd"} {
+		resp, b := post(t, nil, path, forged, []byte(`{"id":"`+path+`"}`))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+	}
+	waitFor(t, 10e9, "the forwarded event", func() bool { return fwd.count() == 1 })
+	for name, got := range map[string]recorded{"gate": up.received()[0], "forward": fwd.received()[0]} {
+		for k, v := range forged {
+			if vals := got.Header.Values(k); len(vals) > 0 && strings.Contains(strings.Join(vals, ","), v) {
+				t.Errorf("%s mode: the sender's %s: %s reached the application", name, k, v)
+			}
+		}
+		if got.Header.Get("X-Webhook-Id") == "" || got.Header.Get("X-Webhook-Id") == "forged-id" {
+			t.Errorf("%s mode: X-Webhook-Id %q is not the gateway's", name, got.Header.Get("X-Webhook-Id"))
+		}
+	}
+}
