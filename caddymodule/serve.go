@@ -79,12 +79,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if ce := r.Header.Values("Content-Encoding"); len(ce) > 0 && !identityEncoding(ce) {
 		return h.reject(w, r, start, problemEncoding)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return h.reject(w, r, start, problemTooLarge)
-		}
-		return h.reject(w, r, start, problemBadBody)
+	body, perr := h.readBody(w, r)
+	if perr != nil {
+		return h.reject(w, r, start, *perr)
 	}
 
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
@@ -107,6 +104,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	var doc any
+	var err error
 	if h.needsDoc {
 		doc, err = payload.Decode(body)
 		if err != nil {
@@ -176,8 +174,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 		defer cancel()
 		if err := rt.route.Quarantine(sctx, ev, violationText(violations)); err != nil {
-			h.logStoreError(err)
-			return h.reject(w, r, start, problemUnavailable)
+			return h.storeFailed(w, r, start, err)
 		}
 		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
 	}
@@ -185,8 +182,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	defer cancel()
 	dup, err := rt.route.Accept(sctx, keyHash, ev)
 	if err != nil {
-		h.logStoreError(err)
-		return h.reject(w, r, start, problemUnavailable)
+		return h.storeFailed(w, r, start, err)
 	}
 	rt.tier.Remember(keyHash, h.window)
 	if dup {
@@ -310,6 +306,18 @@ func (h *Handler) observe(r *http.Request, start time.Time, outcome string, stat
 			zap.Duration("duration", time.Since(start)),
 		)
 	}
+}
+
+// storeFailed answers an event the store did not take: 503 either way, queue_full when this
+// route's quota is used up (a warning, not a store error: the store is fine).
+func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, start time.Time, err error) error {
+	if errors.Is(err, delivery.ErrQueueFull) {
+		queueFullTotal.WithLabelValues(h.Name).Inc()
+		h.logger.Warn("route queue full", zap.String("route", h.Name))
+		return h.reject(w, r, start, problemQueueFull)
+	}
+	h.logStoreError(err)
+	return h.reject(w, r, start, problemUnavailable)
 }
 
 func (h *Handler) logStoreError(err error) {

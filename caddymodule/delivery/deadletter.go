@@ -150,6 +150,11 @@ func (r *Route) Quarantine(ctx context.Context, ev *Event, reason string) error 
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
 	}
+	if st := r.set.Load(); st.fwd != nil {
+		if err := r.admit(ctx, st, len(ev.Body)); err != nil {
+			return err
+		}
+	}
 	src := "q" + NewID()
 	f := failure{reason: ReasonQuarantine, err: errors.New(reason)}
 	if _, err := r.publishDeadLetter(ctx, ev.ID, src, encodeEvent(ev, 8), ev.Body, f); err != nil {

@@ -1,11 +1,14 @@
 package integration
 
 import (
+	"bufio"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTokenEndpointHardening: the token endpoint answers only after allow_ips, throttles
@@ -167,4 +170,88 @@ func TestGatewayHeadersStripped(t *testing.T) {
 			t.Errorf("%s mode: X-Webhook-Id %q is not the gateway's", name, got.Header.Get("X-Webhook-Id"))
 		}
 	}
+}
+
+// slowSender opens a connection to the gateway, sends the headers of a POST that declares
+// declared body bytes, and then only the first sent bytes. It returns the connection.
+func slowSender(t *testing.T, path string, declared, sent int, extraHeaders string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", httpPort), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s\r\n", path, declared, extraHeaders)
+	_, _ = c.Write([]byte(`{"a":"` + strings.Repeat("x", max(sent-6, 0))))
+	return c
+}
+
+// readStatus reads the status line of the answer on c.
+func readStatus(t *testing.T, c net.Conn, within time.Duration) (int, http.Header) {
+	t.Helper()
+	_ = c.SetReadDeadline(time.Now().Add(within))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer within %v: %v", within, err)
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode, resp.Header
+}
+
+// TestSlowBodies: a body that does not arrive within body_timeout gets 408 problem+json and
+// the connection is closed; while stalled bodies hold the process-wide body budget, a further
+// one gets 503 + Retry-After before its body is read; complete bodies pass again once the
+// stalled ones are gone.
+func TestSlowBodies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	startCaddy(t, strings.Replace(storeOption(t), "\t\tdrain_timeout", "\t\tbody_memory 100KB\n\t\tdrain_timeout", 1), fmt.Sprintf(site+` {
+	handle /slow {
+		webhook_gateway {
+			name slow
+			auth none
+			max_body 60KB
+			body_timeout 1s
+		}
+		reverse_proxy %[1]s
+	}
+	handle /patient {
+		webhook_gateway {
+			name patient
+			auth none
+			max_body 60KB
+			body_timeout 30s
+		}
+		reverse_proxy %[1]s
+	}
+}
+`, up.hostPort()))
+
+	start := time.Now()
+	c := slowSender(t, "/slow", 1000, 100, "")
+	status, hdr := readStatus(t, c, 10*time.Second)
+	if status != http.StatusRequestTimeout || hdr.Get("Content-Type") != "application/problem+json" {
+		t.Fatalf("stalled body: %d %s, want 408 problem+json", status, hdr.Get("Content-Type"))
+	}
+	if took := time.Since(start); took < 900*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("the 408 came after %v with body_timeout 1s", took)
+	}
+
+	// Two stalled 40 KB bodies hold 80 KB of the 100 KB budget: a third is refused at once.
+	a := slowSender(t, "/patient", 40_000, 10, "")
+	b := slowSender(t, "/patient", 40_000, 10, "")
+	time.Sleep(300 * time.Millisecond) // let both reach the handler
+	resp, body := post(t, nil, "/patient", nil, []byte(`{"a":"`+strings.Repeat("y", 39_990)+`"}`))
+	expectProblem(t, resp, body, http.StatusServiceUnavailable, "busy")
+	if resp.Header.Get("Retry-After") == "" {
+		t.Fatal("503 busy without Retry-After")
+	}
+	_ = a.Close()
+	_ = b.Close()
+	waitFor(t, 5*time.Second, "the budget to be released", func() bool {
+		resp, _ := post(t, nil, "/patient", nil, []byte(`{"a":"`+strings.Repeat("y", 39_990)+`"}`))
+		return resp.StatusCode == http.StatusOK
+	})
 }
