@@ -246,6 +246,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("idempotency_key: %v", err)
 	}
+	if err := h.checkReplayableKeys(keys, kt); err != nil {
+		return err
+	}
 	h.keys = kt
 
 	eventTmpl := ""
