@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 )
 
 // Reading a body is the one step an unauthenticated sender can make expensive: on hmac,
@@ -81,6 +83,9 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *pro
 	body, err := readBounded(http.MaxBytesReader(w, r.Body, h.MaxBody), r.ContentLength, h.MaxBody, &reserved)
 	switch {
 	case err == nil:
+		if al, ok := caddyhttp.GetVar(r.Context(), accessLogVar).(*accessLog); ok {
+			al.read = len(body)
+		}
 		return body, nil
 	case errors.Is(err, errBodyBudget):
 		return nil, &problemBodyBudget

@@ -98,21 +98,22 @@ type Handler struct {
 	// When absent (gate mode) the request continues to the next handler.
 	Forward *ForwardConfig `json:"forward,omitempty"`
 
-	logger      *zap.Logger
-	allowIPs    []netip.Prefix
-	authChain   auth.Chain
-	strip       []string
-	realAuth    bool
-	schema      *jsonschema.Schema
-	keys        payload.KeyTemplates
-	event       *payload.Template
-	ack         ackResponse
-	needsDoc    bool // the schema, a key or the event name reads the decoded body
-	window      time.Duration
-	limits      payload.Limits
-	bodyTimeout time.Duration
-	route       *routeHandle
-	vendorTag   string
+	logger       *zap.Logger
+	accessLogger *zap.Logger // Caddy\'s http.log.access, for the line written in Caddy\'s place
+	allowIPs     []netip.Prefix
+	authChain    auth.Chain
+	strip        []string
+	realAuth     bool
+	schema       *jsonschema.Schema
+	keys         payload.KeyTemplates
+	event        *payload.Template
+	ack          ackResponse
+	needsDoc     bool // the schema, a key or the event name reads the decoded body
+	window       time.Duration
+	limits       payload.Limits
+	bodyTimeout  time.Duration
+	route        *routeHandle
+	vendorTag    string
 }
 
 // AckConfig is the response to an accepted event.
@@ -174,6 +175,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // registers the route with the webhook_gateway app. It makes no network call.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.accessLogger = ctx.Logger(httpAppModule{}).Named("log.access")
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}

@@ -39,9 +39,21 @@ const (
 // allows 5 s), never a 2xx for an event that may not be stored.
 const storeTimeout = 3 * time.Second
 
-// ServeHTTP runs the pipeline of SPEC §3. Cheap checks come first, and nothing
-// reaches the store that an earlier step rejected.
+// ServeHTTP runs the pipeline. It writes the request's access-log line itself, with the
+// route's credentials redacted (see accesslog.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	al := h.beginAccessLog(w, r)
+	if al == nil {
+		return h.serve(w, r, next)
+	}
+	err := h.serve(al.rec, r, next)
+	al.write(err)
+	return err
+}
+
+// serve runs the checks, cheapest first; nothing reaches the store that an earlier step
+// rejected.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
 
 	if r.Method != http.MethodPost {
@@ -287,7 +299,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 // observe counts the request and writes its one log line (never a body or a secret).
 func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key, reason string) {
 	requestsTotal.WithLabelValues(h.Name, h.vendorTag, outcome).Inc()
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+	if al, ok := caddyhttp.GetVar(r.Context(), accessLogVar).(*accessLog); ok {
+		al.outcome = outcome
+	} else if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("webhook_outcome", outcome))
 	}
 	level := zapcore.InfoLevel
