@@ -166,7 +166,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		"api key in a query": queryAPIKey, "standard webhooks key": stdSecret,
 		"hmac signature": hubSig["X-Hub-Signature-256"], "standard webhooks signature": stdHeaders["Webhook-Signature"],
 		"jwt": jwtToken, "issued oauth2 token": token,
-		"basic header": strings.TrimPrefix(basicHeader("user", basicPass), "Basic "),
+		"basic header":        strings.TrimPrefix(basicHeader("user", basicPass), "Basic "),
 		"oauth2 basic header": strings.TrimPrefix(basicHeader("vendor", oauthSecret), "Basic "),
 	}
 	// The line of a request is written after its response: give the last one a moment.
