@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -99,7 +100,8 @@ type Handler struct {
 	Forward *ForwardConfig `json:"forward,omitempty"`
 
 	logger       *zap.Logger
-	accessLogger *zap.Logger // Caddy\'s http.log.access, for the line written in Caddy\'s place
+	accessLogger *zap.Logger  // Caddy\'s http.log.access, for the line written in Caddy\'s place
+	proxyWarned  *atomic.Bool // set by Provision; a pointer keeps Handler copyable
 	allowIPs     []netip.Prefix
 	authChain    auth.Chain
 	strip        []string
@@ -175,6 +177,7 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // registers the route with the webhook_gateway app. It makes no network call.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.proxyWarned = new(atomic.Bool)
 	h.accessLogger = ctx.Logger(httpAppModule{}).Named("log.access")
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err

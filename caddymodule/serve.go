@@ -67,6 +67,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		if r.TLS != nil && !r.TLS.HandshakeComplete {
 			return h.reject(w, r, start, problemTooEarly)
 		}
+		h.warnLenientProxies(r)
 		if !h.ipAllowed(r) {
 			return h.reject(w, r, start, problemForbiddenIP)
 		}

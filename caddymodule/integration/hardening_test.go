@@ -255,3 +255,44 @@ func TestSlowBodies(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 }
+
+// TestAllowIPsBehindAppendingProxy: behind a balancer that appends the address it saw to
+// X-Forwarded-For, a sender that writes "X-Forwarded-For: 10.1.2.3" arrives with
+// "10.1.2.3, 8.8.8.8". With trusted_proxies_strict (as the README and the examples configure)
+// allow_ips sees 8.8.8.8 and refuses it, and a real 10.1.2.3 passes; without it, Caddy takes the
+// leftmost address and the spoof passes, which is why the README requires strict.
+func TestAllowIPsBehindAppendingProxy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	route := fmt.Sprintf(site+` {
+	webhook_gateway {
+		name behind_proxy
+		allow_ips 10.0.0.0/8
+		auth api_key X-Api-Key proxy-test-key
+	}
+	reverse_proxy %s
+}
+`, up.hostPort())
+	key := map[string]string{"X-Api-Key": "proxy-test-key"}
+	send := func(xff string) int {
+		resp, _ := post(t, nil, "/", mergeHeaders(key, map[string]string{"X-Forwarded-For": xff}), []byte(`{"id":"`+xff+`"}`))
+		return resp.StatusCode
+	}
+
+	servers := "\tservers {\n\t\ttrusted_proxies static 127.0.0.1/32\n\t\ttrusted_proxies_strict\n\t}\n"
+	startCaddy(t, storeOption(t)+servers, route)
+	if got := send("10.1.2.3, 8.8.8.8"); got != http.StatusForbidden {
+		t.Fatalf("strict: spoofed leftmost address answered %d, want 403", got)
+	}
+	if got := send("8.8.8.8, 10.1.2.3"); got != http.StatusOK {
+		t.Fatalf("strict: the address the balancer appended answered %d, want 200", got)
+	}
+
+	lenient := strings.Replace(servers, "\t\ttrusted_proxies_strict\n", "", 1)
+	startCaddy(t, storeOption(t)+lenient, route)
+	if got := send("10.1.2.3, 8.8.8.8"); got != http.StatusOK {
+		t.Fatalf("without strict the spoof answered %d; the README's warning would be wrong", got)
+	}
+}
