@@ -1,7 +1,6 @@
 package payload
 
 import (
-	"sync"
 	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -24,8 +23,8 @@ const maxReportedName = 64
 // nameFrame is one open object (or array, with set unused) of the name walk.
 type nameFrame struct {
 	isObject bool
-	first    int                 // index into spans of the object's first name
-	set      map[string]struct{} // folded names, once the object has more than maxLinearNames
+	first    int            // index into spans of the object's first name
+	set      map[string]int // folded name -> body offset, once the object has maxLinearNames names
 }
 
 // nameSpan is one folded name in nameScratch.buf, and where its raw form is in the body.
@@ -34,45 +33,42 @@ type nameSpan struct {
 	raw        int // offset of the name's opening quote in the body
 }
 
-type nameScratch struct {
-	frames []nameFrame
-	spans  []nameSpan
-	buf    []byte // folded names of the open objects
-	tmp    []byte // the name being folded, unescaped
-}
-
-var nameScratches = sync.Pool{New: func() any { return new(nameScratch) }}
-
 // checkNames reports the first object member whose name equals an earlier one of the same object
-// after unescaping and case folding. body must have passed the syntax checks of [Check].
+// after unescaping and case folding. body must have passed the syntax checks of [Check]. The
+// scratch slices start on arrays on this function's stack, so a body with ordinary nesting and
+// names is checked without allocating; deeper or longer ones grow them.
 func checkNames(body []byte) *Error {
-	sc := nameScratches.Get().(*nameScratch)
-	defer func() {
-		clear(sc.frames[:cap(sc.frames)]) // drop the maps
-		sc.frames, sc.spans, sc.buf = sc.frames[:0], sc.spans[:0], sc.buf[:0]
-		if cap(sc.buf) > maxPooledScratch*16 || cap(sc.spans) > maxPooledScratch || cap(sc.frames) > maxPooledScratch {
-			sc.frames, sc.spans, sc.buf, sc.tmp = nil, nil, nil, nil
-		}
-		nameScratches.Put(sc)
-	}()
+	var (
+		framesArr [inlineDepth]nameFrame
+		spansArr  [64]nameSpan
+		bufArr    [1024]byte
+		tmpArr    [128]byte
+	)
+	frames, spans := framesArr[:0], spansArr[:0]
+	buf, tmp := bufArr[:0], tmpArr[:0] // folded names of the open objects; the name being folded
 	for i := 0; i < len(body); i++ {
 		switch body[i] {
 		case '"':
 			end := skipString(body, i+1)
-			if n := len(sc.frames); n > 0 && sc.frames[n-1].isObject && isKey(body, end) {
-				if err := sc.add(body, i, end); err != nil {
-					return err
+			if n := len(frames); n > 0 && frames[n-1].isObject && isKey(body, end) {
+				f := &frames[n-1]
+				start := len(buf)
+				tmp = unescapeName(tmp[:0], body[i+1:end-1])
+				buf = appendFolded(buf, tmp)
+				if other, dup := f.seen(spans, buf, start, i); dup {
+					return duplicateError(body, i, other)
 				}
+				spans = append(spans, nameSpan{start: start, end: len(buf), raw: i})
 			}
 			i = end - 1
 		case '{', '[':
-			sc.frames = append(sc.frames, nameFrame{isObject: body[i] == '{', first: len(sc.spans)})
+			frames = append(frames, nameFrame{isObject: body[i] == '{', first: len(spans)})
 		case '}', ']':
-			f := sc.frames[len(sc.frames)-1]
-			sc.frames = sc.frames[:len(sc.frames)-1]
-			if f.isObject && f.first < len(sc.spans) {
-				sc.buf = sc.buf[:sc.spans[f.first].start]
-				sc.spans = sc.spans[:f.first]
+			f := frames[len(frames)-1]
+			frames = frames[:len(frames)-1]
+			if f.isObject && f.first < len(spans) {
+				buf = buf[:spans[f.first].start]
+				spans = spans[:f.first]
 			}
 		}
 	}
@@ -105,40 +101,31 @@ func skipString(b []byte, i int) int {
 	}
 }
 
-// add folds the name at body[q:end] (quotes included) into the current object and reports a
-// clash with an earlier name.
-func (sc *nameScratch) add(body []byte, q, end int) *Error {
-	start := len(sc.buf)
-	sc.tmp = unescapeName(sc.tmp[:0], body[q+1:end-1])
-	sc.buf = appendFolded(sc.buf, sc.tmp)
-	name := sc.buf[start:]
-	f := &sc.frames[len(sc.frames)-1]
-	first := f.first
-	if f.set == nil {
-		for _, sp := range sc.spans[first:] {
-			if string(sc.buf[sp.start:sp.end]) == string(name) {
-				return duplicateError(body, q, sp.raw)
-			}
-		}
-		if len(sc.spans)-first >= maxLinearNames {
-			f.set = make(map[string]struct{}, 2*maxLinearNames)
-			for _, sp := range sc.spans[first:] {
-				f.set[string(sc.buf[sp.start:sp.end])] = struct{}{}
-			}
+// seen reports whether the folded name buf[start:] (whose quote is at body offset raw) equals
+// an earlier name of the object f, and the body offset of that name. spans[f.first:] are the object's earlier names. Past
+// maxLinearNames names it keeps them in a map, so a huge object costs linear time.
+func (f *nameFrame) seen(spans []nameSpan, buf []byte, start, raw int) (int, bool) {
+	name := buf[start:]
+	earlier := spans[f.first:]
+	if f.set == nil && len(earlier) >= maxLinearNames {
+		f.set = make(map[string]int, 2*maxLinearNames)
+		for _, sp := range earlier {
+			f.set[string(buf[sp.start:sp.end])] = sp.raw
 		}
 	}
 	if f.set != nil {
-		if _, dup := f.set[string(name)]; dup {
-			for _, sp := range sc.spans[first:] {
-				if string(sc.buf[sp.start:sp.end]) == string(name) {
-					return duplicateError(body, q, sp.raw)
-				}
-			}
+		if other, dup := f.set[string(name)]; dup {
+			return other, true
 		}
-		f.set[string(name)] = struct{}{}
+		f.set[string(name)] = raw
+		return 0, false
 	}
-	sc.spans = append(sc.spans, nameSpan{start: start, end: len(sc.buf), raw: q})
-	return nil
+	for _, sp := range earlier {
+		if string(buf[sp.start:sp.end]) == string(name) {
+			return sp.raw, true
+		}
+	}
+	return 0, false
 }
 
 // duplicateError reports the name at q clashing with the earlier name at other.
