@@ -39,8 +39,8 @@ const (
 // allows 5 s), never a 2xx for an event that may not be stored.
 const storeTimeout = 3 * time.Second
 
-// ServeHTTP runs the pipeline. It writes the request's access-log line itself, with the
-// route's credentials redacted (see accesslog.go).
+// ServeHTTP runs the pipeline (README "What it does"). It writes the request's
+// access-log line itself, with the route's credentials redacted (see accesslog.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	al := h.beginAccessLog(w, r)
 	if al == nil {
@@ -130,7 +130,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	if h.schema != nil {
 		if verr := h.schema.Validate(doc); verr != nil {
 			violations = schemas.Violations(verr, 20)
-			if h.OnInvalid != "quarantine" {
+			if h.OnInvalid != onInvalidQuarantine {
 				p := problemSchema
 				if h.realAuth {
 					p.Errors = violations
@@ -148,11 +148,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		}
 		return repl.GetString(name)
 	}
-	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves
+	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves; bounded
 	keyHash := dedup.Hash(key)
 	eventType := ""
 	if h.event != nil {
 		eventType, _ = h.event.Render(doc, body, ph)
+		eventType = payload.Bound(eventType, payload.MaxEventBytes)
 	}
 
 	rt := h.route.runtime(r.Context(), storeTimeout)
@@ -183,16 +184,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		Header:      h.forwardableHeaders(r.Header),
 		Body:        body,
 	}
+	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
 	if quarantine {
-		sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-		defer cancel()
-		if err := rt.route.Quarantine(sctx, ev, violationText(violations)); err != nil {
+		dup, err := rt.route.Quarantine(sctx, keyHash, ev, violationText(violations))
+		if err != nil {
 			return h.storeFailed(w, r, start, err)
+		}
+		if dup {
+			return h.duplicate(w, r, start, key)
 		}
 		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
 	}
-	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
 	dup, err := rt.route.Accept(sctx, keyHash, ev)
 	if err != nil {
 		return h.storeFailed(w, r, start, err)
@@ -213,8 +216,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	defer cancel()
 	dup, done, err := rt.tier.Gate(sctx, rt.route, keyHash, h.window)
 	if err != nil {
-		h.logStoreError(err)
-		return h.reject(w, r, start, problemUnavailable)
+		return h.storeFailed(w, r, start, err)
 	}
 	if dup {
 		return h.duplicate(w, r, start, key)
@@ -323,21 +325,24 @@ func (h *Handler) observe(r *http.Request, start time.Time, outcome string, stat
 	}
 }
 
-// storeFailed answers an event the store did not take: 503 either way, queue_full when this
-// route's quota is used up (a warning, not a store error: the store is fine).
+// storeFailed answers a request whose event the store did not take. A full route
+// (max_queue) is a 503 queue_full: a warning, not a store error, since the store is fine.
+// A refusal that retrying cannot change (delivery.IsPermanent) gets a 500 without
+// Retry-After, never a 503 the vendor would retry forever; anything else is a
+// 503 + Retry-After: the event is not stored, so the vendor must send it again.
 func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, start time.Time, err error) error {
 	if errors.Is(err, delivery.ErrQueueFull) {
 		queueFullTotal.WithLabelValues(h.Name).Inc()
 		h.logger.Warn("route queue full", zap.String("route", h.Name))
 		return h.reject(w, r, start, problemQueueFull)
 	}
-	h.logStoreError(err)
-	return h.reject(w, r, start, problemUnavailable)
-}
-
-func (h *Handler) logStoreError(err error) {
 	storeErrorsTotal.WithLabelValues(h.Name).Inc()
+	if delivery.IsPermanent(err) {
+		h.logger.Error("store refused the event", zap.String("route", h.Name), zap.Error(err))
+		return h.reject(w, r, start, problemStoreRejected)
+	}
 	h.logger.Error("store unavailable", zap.String("route", h.Name), zap.Error(err))
+	return h.reject(w, r, start, problemUnavailable)
 }
 
 // ipAllowed matches Caddy's client IP (trusted_proxies aware) against allow_ips.

@@ -53,7 +53,7 @@ func TestQueueQuota(t *testing.T) {
 	if dup, err := r.Accept(testCtx(t), "k000", event("again")); err != nil || !dup {
 		t.Fatalf("re-send on a full route: dup %v, err %v", dup, err)
 	}
-	if err := r.Quarantine(testCtx(t), event("q1"), "bad"); !errors.Is(err, ErrQueueFull) {
+	if _, err := r.Quarantine(testCtx(t), "kq1", event("q1"), "bad"); !errors.Is(err, ErrQueueFull) {
 		t.Fatalf("quarantine on a full route: %v", err)
 	}
 	st, err := r.Stats(testCtx(t))
