@@ -21,6 +21,7 @@ import (
 //		}
 //		sync always|interval [<duration>]
 //		drain_timeout <duration>
+//		ready_timeout <duration>
 //		max_store <size>
 //		body_memory <size>
 //	}
@@ -85,6 +86,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 		case "body_memory":
 			if err := parseSize(d, &a.BodyMemory); err != nil {
+				return err
+			}
+		case "ready_timeout":
+			if err := parseDuration(d, &a.ReadyTimeout); err != nil {
 				return err
 			}
 		default:

@@ -69,8 +69,8 @@ type failure struct {
 
 // deadLetter moves msg to the dead letters and settles it. If the dead-letter stream cannot take
 // it, the message is retried later.
-func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+func (r *Route) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
+	pctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	h := make(nats.Header, len(msg.Headers())+8)
 	for k, vs := range msg.Headers() {
@@ -86,7 +86,7 @@ func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMet
 	if !replay {
 		h[hdrKeyHash] = []string{strings.TrimPrefix(msg.Subject(), r.evPfx)}
 	}
-	id, _, err := r.publishDeadLetter(ctx, id, src, h, msg.Data(), f)
+	id, _, err := r.publishDeadLetter(pctx, id, src, h, msg.Data(), f)
 	if err != nil {
 		st.obs.Attempt(r.route, ResultError, f.status, f.latency)
 		st.log.Error("dead letter failed", zap.String("route", r.route), zap.String("id", id), zap.Error(err))
@@ -99,7 +99,7 @@ func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMet
 	st.obs.DeadLettered(r.route)
 	st.log.Error("delivery dead-lettered", zap.String("route", r.route), zap.String("id", id),
 		zap.String("reason", f.reason), zap.Int("attempt", f.attempts), zap.Int("status", f.status), zap.Error(f.err))
-	r.complete(st, msg, md, replay)
+	r.complete(ctx, st, msg, md, replay)
 }
 
 // publishDeadLetter stores a dead letter under its event ID, once per source message: when the
