@@ -48,8 +48,7 @@ func (r *Route) Usage(ctx context.Context) (int64, error) {
 	return int64(ev.State.Bytes + dl.State.Bytes), nil
 }
 
-// admit reserves room for an event of n body bytes, or returns ErrQueueFull. A store error while
-// sampling is returned as is (the caller answers 503 either way).
+// admit reserves room for an event of n body bytes, or returns ErrQueueFull.
 func (r *Route) admit(ctx context.Context, st *settings, n int) error {
 	limit := st.fwd.MaxQueue
 	q := &r.quota
@@ -60,6 +59,8 @@ func (r *Route) admit(ctx context.Context, st *settings, n int) error {
 	}
 	q.mu.Unlock()
 	if stale {
+		// A failed sample keeps the last figure: the quota is no reason to refuse an event the
+		// store may well take (when in doubt, keep the event); the publish decides.
 		used, err := r.Usage(ctx)
 		q.mu.Lock()
 		q.probing = false
@@ -67,9 +68,6 @@ func (r *Route) admit(ctx context.Context, st *settings, n int) error {
 			q.used, q.sampled = used, r.now()
 		}
 		q.mu.Unlock()
-		if err != nil {
-			return err
-		}
 	}
 	size := int64(n) + eventOverhead
 	q.mu.Lock()
