@@ -25,6 +25,10 @@ var ErrQueueFull = errors.New("route queue is full")
 // quotaRefresh is how old a sample of the route's use may be.
 const quotaRefresh = time.Second
 
+// quotaSampleTimeout bounds a sample on the request path, so a slow store costs the request that
+// samples little of its own deadline.
+const quotaSampleTimeout = 500 * time.Millisecond
+
 // eventOverhead approximates what the store adds to an event body: its headers and subject.
 const eventOverhead = 512
 
@@ -61,7 +65,9 @@ func (r *Route) admit(ctx context.Context, st *settings, n int) error {
 	if stale {
 		// A failed sample keeps the last figure: the quota is no reason to refuse an event the
 		// store may well take (when in doubt, keep the event); the publish decides.
-		used, err := r.Usage(ctx)
+		sctx, cancel := context.WithTimeout(ctx, quotaSampleTimeout)
+		used, err := r.Usage(sctx)
+		cancel()
 		q.mu.Lock()
 		q.probing = false
 		if err == nil {
