@@ -121,6 +121,7 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 		BackoffMax:   time.Duration(f.BackoffMax),
 		Concurrency:  f.Concurrency,
 		DeadLetterOn: f.DeadLetterOn,
+		MaxQueue:     f.MaxQueue,
 	}
 	if f.Retain != nil {
 		p.Retain = delivery.RetainNone

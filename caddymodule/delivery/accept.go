@@ -30,7 +30,7 @@ const (
 // or in other replicas, store it once, and a crash can never leave a key recorded without its
 // event. Accept returns nil only after the store acknowledged the event (see StoreConfig for
 // what that survives); any error means the event is not known to be stored and the sender must
-// be told to retry (503).
+// be told to retry (503). ErrQueueFull means the route's MaxQueue is used up.
 //
 // keyHash must be a subject token (the gateway passes dedup.Hash of the key). Empty ev.ID and
 // zero ev.ReceivedAt are filled in.
@@ -41,7 +41,8 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 	if ev == nil {
 		return false, errors.New("nil event")
 	}
-	if r.set.Load().fwd == nil {
+	st := r.set.Load()
+	if st.fwd == nil {
 		return false, ErrGateMode
 	}
 	if ev.ID == "" {
@@ -51,6 +52,16 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 	}
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
+	}
+	if err := r.admit(ctx, st, len(ev.Body)); err != nil {
+		// A full route still recognises a re-sent event: the vendor gets its duplicate ack
+		// rather than a 503 it would retry.
+		if errors.Is(err, ErrQueueFull) {
+			if seen, serr := r.Seen(ctx, keyHash); serr == nil && seen {
+				return true, nil
+			}
+		}
+		return false, err
 	}
 	h := encodeEvent(ev, 2)
 	h[hdrKeyHash] = []string{keyHash}

@@ -51,6 +51,7 @@ type Route struct {
 	updated    chan struct{}
 	finalizing sync.Map // stream seq -> struct{}: delivered, but the ack is not stored yet
 	down       outage   // pauses fetching while the application is unreachable
+	quota      quota    // the route's use of the store, against Policy.MaxQueue
 
 	feed      *keyFeed // the dedup window: key index and its feed
 	stopJanny context.CancelFunc

@@ -24,29 +24,63 @@ type Stats struct {
 	// Stored counts messages in the event stream: queued events, delivered events kept as
 	// history (at least the dedup window, up to retain) and gate-mode key records.
 	Stored uint64 `json:"stored"`
+	// Bytes is the route's use of the store against its quota: its undelivered events (their
+	// count is exact, their bytes are estimated at the stream's average message size) plus its
+	// dead letters.
+	Bytes uint64 `json:"bytes"`
+	// MaxQueue is the route's quota of Bytes (forward mode; 0 in gate mode).
+	MaxQueue uint64 `json:"max_queue,omitempty"`
 }
 
 // Stats returns the route's queue figures.
 func (r *Route) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0))}
-	ev, err := r.ev.Info(ctx)
+	u, err := r.readUsage(ctx)
 	if err != nil {
-		return s, fmt.Errorf("store: %w", err)
+		return s, err
 	}
-	s.Stored = ev.State.Msgs
-	dl, err := r.dl.Info(ctx)
-	if err != nil {
-		return s, fmt.Errorf("store: %w", err)
+	s.Stored, s.Dead, s.Pending, s.Bytes = u.ev.State.Msgs, u.dl.State.Msgs, u.pending, uint64(u.bytes())
+	if _, limit := r.QuotaUse(); limit > 0 {
+		s.MaxQueue = uint64(limit)
 	}
-	s.Dead = dl.State.Msgs
+	return s, nil
+}
+
+// usage is what a route keeps in the store, read from its two streams and its delivery consumer.
+type usage struct {
+	ev, dl  *jetstream.StreamInfo
+	pending uint64 // undelivered events: the consumer's pending plus unacked
+}
+
+func (r *Route) readUsage(ctx context.Context) (usage, error) {
+	var u usage
+	var err error
+	if u.ev, err = r.ev.Info(ctx); err != nil {
+		return u, fmt.Errorf("store: %w", err)
+	}
+	if u.dl, err = r.dl.Info(ctx); err != nil {
+		return u, fmt.Errorf("store: %w", err)
+	}
 	c, err := r.ev.Consumer(ctx, consumerName)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return s, nil // gate mode: no delivery queue
+		return u, nil // gate mode: no delivery queue
 	}
 	if err != nil {
-		return s, fmt.Errorf("store: %w", err)
+		return u, fmt.Errorf("store: %w", err)
 	}
 	ci := c.CachedInfo()
-	s.Pending = ci.NumPending + uint64(max(ci.NumAckPending, 0))
-	return s, nil
+	u.pending = ci.NumPending + uint64(max(ci.NumAckPending, 0))
+	return u, nil
+}
+
+// bytes is the route's use of the store against its quota: its undelivered events, at the event
+// stream's average message size (the store reports bytes per stream, not per range), and its dead
+// letters. Delivered events kept as history and key records do not count: they are not what
+// the route must keep.
+func (u usage) bytes() int64 {
+	var ev uint64
+	if n := u.ev.State.Msgs; n > 0 {
+		ev = uint64(float64(u.ev.State.Bytes) / float64(n) * float64(min(u.pending, n)))
+	}
+	return int64(ev + u.dl.State.Bytes)
 }
