@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -107,6 +108,9 @@ type Handler struct {
 	limits    payload.Limits
 	route     *routeHandle
 	vendorTag string
+	// noNextLogged makes the gate-mode misconfiguration (no handler after
+	// this one) logged once per config, not once per request.
+	noNextLogged atomic.Bool
 }
 
 // AckConfig is the response to an accepted event.

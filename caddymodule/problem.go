@@ -37,6 +37,7 @@ var (
 	problemBadJSON      = newProblem(http.StatusBadRequest, "invalid_json", "the body is not valid JSON")
 	problemSchema       = newProblem(http.StatusBadRequest, "schema_violation", "the body does not match the event schema")
 	problemUnavailable  = newProblem(http.StatusServiceUnavailable, "store_unavailable", "the event could not be stored; retry later")
+	problemNoNext       = newProblem(http.StatusBadGateway, "no_next_handler", "the gateway has nowhere to pass the event (configuration error); retry later")
 )
 
 // retryAfterSeconds is the Retry-After sent with a 503.
