@@ -10,7 +10,7 @@ import (
 
 // The collectors are created once and registered into every config's registry,
 // so their values survive config reloads. Labels are bounded: route name,
-// vendor, outcome, result. Never an IP, a key or a URL.
+// vendor, outcome, result, reason (a problem code), status. Never an IP, a key or a URL.
 const (
 	metricsNamespace = "caddy"
 	metricsSubsystem = "webhook_gateway"
@@ -47,6 +47,14 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "dead_letters_total", Help: "Events moved to the dead letters.",
 	}, []string{"route"})
+	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "rejections_total", Help: "Rejected requests by route, vendor and reason (the problem code, a fixed set).",
+	}, []string{"route", "vendor", "reason"})
+	tokenRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "token_requests_total", Help: "Requests to a route's OAuth2 token endpoint by route and HTTP status.",
+	}, []string{"route", "status"})
 	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "queue_depth", Help: "Events by route and state (pending, in_flight, dead), sampled every few seconds.",
@@ -56,6 +64,7 @@ var (
 var allCollectors = []prometheus.Collector{
 	requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
+	rejectionsTotal, tokenRequestsTotal,
 }
 
 // registerMetrics puts the collectors into a config's registry. Registering the

@@ -49,7 +49,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
-		ts.ServeToken(w, r)
+		sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
+		ts.ServeToken(sw, r)
+		tokenRequestsTotal.WithLabelValues(h.Name, strconv.Itoa(max(sw.status, http.StatusOK))).Inc()
 		return nil
 	}
 
@@ -289,6 +291,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 	if p.Status == http.StatusServiceUnavailable {
 		outcome = outcomeUnavailable
 	}
+	rejectionsTotal.WithLabelValues(h.Name, h.vendorTag, p.Code).Inc()
 	h.observe(r, start, outcome, p.Status, "", "", p.Code)
 	return nil
 }

@@ -524,6 +524,7 @@ func TestMetrics(t *testing.T) {
 		`caddy_webhook_gateway_requests_total{outcome="duplicate",route="metrics",vendor="idwise"}`,
 		`caddy_webhook_gateway_requests_total{outcome="rejected",route="metrics",vendor="idwise"}`,
 		`caddy_webhook_gateway_duplicates_total{route="metrics",vendor="idwise"}`,
+		`caddy_webhook_gateway_rejections_total{reason="unsupported_media_type",route="metrics",vendor="idwise"} 1`,
 		`caddy_webhook_gateway_ack_duration_seconds_bucket{route="metrics"`,
 		`caddy_webhook_gateway_delivery_duration_seconds_bucket{result="success",route="metrics"`,
 	} {
