@@ -202,6 +202,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	h := msg.Headers()
 	if first(h, hdrMark) != "" {
+		r.markers.passed(md.Sequence.Stream)
 		_ = msg.Ack() // a dedup marker, nothing to deliver
 		return
 	}
@@ -284,8 +285,11 @@ func (r *Route) complete(st *settings, msg jetstream.Msg, md *jetstream.MsgMetad
 	} else {
 		m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
 		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
-		if _, err = r.s.js.PublishMsg(ctx, m); isWrongLastSeq(err) {
+		var ack *jetstream.PubAck
+		if ack, err = r.s.js.PublishMsg(ctx, m); isWrongLastSeq(err) {
 			err = nil // the key's subject has moved on; this event is gone already
+		} else if err == nil {
+			r.markers.add(ack.Sequence)
 		}
 	}
 	if err != nil {
