@@ -1,10 +1,18 @@
 package integration
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestGateModeNoNextHandler: a gate-mode route with nothing after it must not
@@ -82,4 +90,137 @@ func TestQueueStatsMoveDuringDrain(t *testing.T) {
 		t.Fatalf("pending took only the values %v while %d events drained", seen, events)
 	}
 	t.Logf("pending while draining: %v", seen)
+}
+
+// TestHealthAndDeliveryLog: the readiness endpoint reports the store and the
+// routes; the first log line names the store's location and the routes; each
+// delivery is logged at info with route, id, attempt, status and latency.
+func TestHealthAndDeliveryLog(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	up := newUpstream(t)
+	logFile := filepath.Join(t.TempDir(), "log.json")
+	logOpt := "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude webhook_gateway http.handlers.webhook_gateway\n\t}\n"
+	startCaddy(t, storeOption(t)+logOpt, fmt.Sprintf(site+` {
+	handle /fwd {
+		webhook_gateway {
+			name fwd
+			vendor idwise
+			auth none
+			forward %s
+		}
+	}
+	handle /gate {
+		webhook_gateway {
+			name gate
+			vendor idwise
+			auth none
+		}
+		reverse_proxy %s
+	}
+}
+`, up.URL, up.hostPort()))
+
+	var hv struct {
+		Status string `json:"status"`
+		Routes []struct {
+			Route   string `json:"route"`
+			Mode    string `json:"mode"`
+			Running bool   `json:"running"`
+		} `json:"routes"`
+	}
+	adminJSON(t, http.MethodGet, "/webhook_gateway/health", &hv)
+	if hv.Status != "ready" || len(hv.Routes) != 2 || !hv.Routes[0].Running || hv.Routes[0].Mode != "forward" || hv.Routes[1].Mode != "gate" {
+		t.Fatalf("health: %+v", hv)
+	}
+
+	resp, body := post(t, nil, "/fwd", nil, idwiseEvent("log-1"))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d %s", resp.StatusCode, body)
+	}
+	id := resp.Header.Get("X-Webhook-Id")
+	var lines []map[string]any
+	waitFor(t, 10*time.Second, "the delivery log line", func() bool {
+		lines = readLogLines(t, logFile)
+		for _, l := range lines {
+			if l["msg"] == "delivered" && l["id"] == id {
+				return l["route"] == "fwd" && l["attempt"] == float64(1) && l["status"] == float64(200) && l["latency"] != nil && l["level"] == "info"
+			}
+		}
+		return false
+	})
+	started := false
+	for _, l := range lines {
+		if l["msg"] == "webhook gateway started" {
+			started = true
+			loc, _ := l["location"].(string)
+			routes := fmt.Sprint(l["routes"])
+			if !strings.HasSuffix(loc, "store") || !strings.Contains(routes, "fwd (forward)") || !strings.Contains(routes, "gate (gate)") {
+				t.Fatalf("start line: %v", l)
+			}
+		}
+	}
+	if !started {
+		t.Fatal("no \"webhook gateway started\" line")
+	}
+}
+
+func readLogLines(t *testing.T, file string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	var out []map[string]any
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestStartupErrorNamesVariable: loading a config whose secret comes from an
+// unset variable fails, and the error names the route, the directive and the
+// variable.
+func TestStartupErrorNamesVariable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	setTestEnv(t)
+	cfg := "{" + globalOptions + storeOption(t) + "\n}\n" + site + ` {
+	handle /webhooks/idwise {
+		webhook_gateway {
+			vendor idwise
+			auth basic idwise {env.WHGW_SURELY_UNSET_PASSWORD}
+			forward {env.WHGW_SURELY_UNSET_APP_URL}/in
+		}
+	}
+}
+`
+	adapted, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(adminBase+"/load", "application/json", bytes.NewReader(adapted))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var answer struct {
+		Error string `json:"error"`
+	}
+	_ = json.Unmarshal(raw, &answer)
+	msg := answer.Error
+	if resp.StatusCode < 400 {
+		t.Fatalf("a config with an unset secret loaded (status %d)", resp.StatusCode)
+	}
+	for _, want := range []string{`webhook_gateway route "idwise"`, "auth basic password", "WHGW_SURELY_UNSET_PASSWORD is not set"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("load error lacks %q:\n%s", want, msg)
+		}
+	}
 }
