@@ -172,6 +172,9 @@ func (a *App) Start() error {
 
 func (a *App) start() error {
 	val, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		// Said before the open, which can take a while (recovering a large
+		// store, or reaching a cluster).
+		a.logger.Info("opening webhook gateway store", zap.String("store", a.storeKind()), zap.String("location", a.storeLocation()))
 		s, err := delivery.Open(a.storeCfg, a.logger)
 		if err != nil {
 			return nil, err
@@ -229,7 +232,7 @@ func (a *App) start() error {
 		}
 		running = append(running, name+" ("+mode+")")
 	}
-	a.logger.Info("webhook gateway started", zap.String("store", a.storeKind()), zap.String("location", a.storeLocation()),
+	a.logger.Info("webhook gateway started", zap.String("version", Version), zap.String("store", a.storeKind()), zap.String("location", a.storeLocation()),
 		zap.Strings("routes", running))
 	current.Store(a)
 	return nil
