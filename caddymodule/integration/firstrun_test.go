@@ -22,15 +22,33 @@ func TestGateModeNoNextHandler(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")
 	}
-	startCaddy(t, storeOption(t), site+" {\n\twebhook_gateway {\n\t\tname lonely\n\t\tvendor idwise\n\t\tauth basic gw {env.WEBHOOK_TEST_SECRET}\n\t}\n}\n")
+	logFile := filepath.Join(t.TempDir(), "log.json")
+	logOpt := "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude http.handlers.webhook_gateway\n\t}\n"
+	startCaddy(t, storeOption(t)+logOpt, site+" {\n\twebhook_gateway {\n\t\tname lonely\n\t\tvendor idwise\n\t\tauth basic gw {env.WEBHOOK_TEST_SECRET}\n\t}\n}\n")
 	auth := map[string]string{"Authorization": basicHeader("gw", "test-secret")}
 	body := idwiseEvent("no-next-1")
-	for i := range 2 {
+	for i := range 3 {
 		resp, b := post(t, nil, "/webhooks/idwise", auth, body)
 		expectProblem(t, resp, b, http.StatusBadGateway, "no_next_handler")
 		if resp.Header.Get("X-Webhook-Duplicate") != "" || resp.Header.Get("X-Webhook-Id") != "" {
 			t.Fatalf("attempt %d: 502 carries ack headers: %v", i+1, resp.Header)
 		}
+	}
+	var misconfig, rejected int
+	waitFor(t, 5*time.Second, "three request log lines", func() bool {
+		misconfig, rejected = 0, 0
+		for _, l := range readLogLines(t, logFile) {
+			if strings.HasPrefix(fmt.Sprint(l["msg"]), "gate mode: no handler after webhook_gateway") {
+				misconfig++
+			}
+			if l["msg"] == "webhook" && l["reason"] == "no_next_handler" {
+				rejected++
+			}
+		}
+		return rejected == 3
+	})
+	if misconfig != 1 {
+		t.Fatalf("the misconfiguration was logged %d times for 3 requests, want once", misconfig)
 	}
 }
 
