@@ -68,7 +68,21 @@ func (s *Store) Orphan(ctx context.Context, route string) (OrphanInfo, error) {
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return info, fmt.Errorf("store: %w", err)
 	}
-	err = scanStream(ctx, ev, true, func(msg jetstream.Msg) error {
+	// Only a forward-mode route has undelivered events (gate mode stores dedup markers only), and
+	// an undelivered event is never acked, so it lies above the consumer's ack floor: the scan
+	// starts there, and is skipped when the consumer has nothing pending.
+	c, err := ev.Consumer(ctx, consumerName)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return info, nil
+	}
+	if err != nil {
+		return info, fmt.Errorf("store: %w", err)
+	}
+	ci := c.CachedInfo()
+	if ci.NumPending == 0 && ci.NumAckPending == 0 {
+		return info, nil
+	}
+	err = scanStreamFrom(ctx, ev, ci.AckFloor.Stream+1, true, func(msg jetstream.Msg) error {
 		if first(msg.Headers(), hdrMark) == "" {
 			info.Pending++
 		}
@@ -79,14 +93,24 @@ func (s *Store) Orphan(ctx context.Context, route string) (OrphanInfo, error) {
 
 // scanStream calls f for every message of st in order, up to maxOrphanScan of them.
 func scanStream(ctx context.Context, st jetstream.Stream, headersOnly bool, f func(jetstream.Msg) error, truncated *bool) error {
+	return scanStreamFrom(ctx, st, 0, headersOnly, f, truncated)
+}
+
+// scanStreamFrom is scanStream from stream sequence from (0 or 1: the first message).
+func scanStreamFrom(ctx context.Context, st jetstream.Stream, from uint64, headersOnly bool, f func(jetstream.Msg) error, truncated *bool) error {
 	si, err := st.Info(ctx)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if si.State.Msgs == 0 {
+	if si.State.Msgs == 0 || (from > 0 && from > si.State.LastSeq) {
 		return nil
 	}
-	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: headersOnly})
+	cfg := jetstream.OrderedConsumerConfig{HeadersOnly: headersOnly}
+	if from > 1 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = from
+	}
+	c, err := st.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
