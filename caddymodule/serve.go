@@ -398,6 +398,15 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 	return s.ResponseWriterWrapper.Write(b)
 }
 
+// ReadFrom is the wrapper's io.ReaderFrom, which would otherwise bypass Write
+// (io.Copy prefers it): a body written that way is an implicit 200 too.
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriterWrapper.ReadFrom(r)
+}
+
 func violationText(vs []schemas.Violation) string {
 	var b bytes.Buffer
 	for i, v := range vs {
