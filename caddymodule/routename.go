@@ -22,7 +22,8 @@ import (
 // that holds this directive, and reads the block's first address and the path
 // matcher around the directive. The re-parsed tokens must match the
 // directive's own, so a Caddyfile that is not on disk (a config POSTed to
-// /load) never borrows names from another file: it falls back to the JSON
+// /load) never borrows names from another file, and a site that imports
+// tokens from another file is not re-parsed: both fall back to the JSON
 // default (vendor and family).
 
 // tokenPos identifies a Caddyfile token.
@@ -48,6 +49,12 @@ func caddyfileRouteName(h httpcaddyfile.Helper) string {
 	if len(own) == 0 || own[0].file == "" {
 		return ""
 	}
+	// A site that imports tokens from another file is not re-parsed: the
+	// directive's own file might be an imported fragment, whose first words
+	// would read as a site address.
+	if files := h.Caddyfiles(); len(files) != 1 || files[0] != own[0].file {
+		return ""
+	}
 	blocks := parsedCaddyfile(h, own[0].file)
 	for _, sb := range blocks {
 		for _, seg := range sb.Segments {
@@ -59,16 +66,33 @@ func caddyfileRouteName(h httpcaddyfile.Helper) string {
 			if !found {
 				continue
 			}
+			if !siteAddresses(sb.Keys) {
+				return "" // a fragment parsed on its own: its first words are no site
+			}
 			host := ""
-			if len(sb.Keys) > 0 {
-				if addr, err := httpcaddyfile.ParseAddress(sb.Keys[0].Text); err == nil {
-					host = addr.Host
-				}
+			if addr, err := httpcaddyfile.ParseAddress(sb.Keys[0].Text); err == nil {
+				host = addr.Host
 			}
 			return sanitizeRouteName(host + "/" + path)
 		}
 	}
 	return ""
+}
+
+// siteAddresses reports whether keys read as site addresses (a host with a
+// dot, a port, a scheme, or localhost) rather than the directive and matcher
+// of a fragment that was parsed on its own ("handle /webhooks/x").
+func siteAddresses(keys []caddyfile.Token) bool {
+	if len(keys) == 0 {
+		return false
+	}
+	for _, k := range keys {
+		t := strings.ToLower(k.Text)
+		if !strings.ContainsAny(t, ".:") && t != "localhost" {
+			return false
+		}
+	}
+	return true
 }
 
 // parsedCaddyfile parses file once per adaptation (cached in the Helper's

@@ -100,6 +100,20 @@ func TestDefaultRouteNameFromSite(t *testing.T) {
 	}
 }
 
+// TestDefaultRouteNameWithImport: a site that imports a fragment from another
+// file gets the JSON default (vendor), never a name read from the fragment.
+func TestDefaultRouteNameWithImport(t *testing.T) {
+	dir := t.TempDir()
+	frag := filepath.Join(dir, "idwise.caddy")
+	if err := os.WriteFile(frag, []byte("handle /webhooks/idwise {\n\twebhook_gateway {\n\t\tvendor idwise\n\t\tforward http://127.0.0.1:3000/in\n\t}\n}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := ":8080 {\n\timport " + frag + "\n}\n"
+	if got := adaptedNames(t, body, filepath.Join(dir, "Caddyfile")); len(got) != 0 {
+		t.Fatalf("names %v, want none derived (the handler falls back to the vendor)", got)
+	}
+}
+
 func fmtAll(tmpl, v string) string {
 	return regexp.MustCompile(`%s`).ReplaceAllLiteralString(tmpl, v)
 }
