@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,7 +41,8 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 	oldApp := newSwitchableApp(t) // never up: events stay queued
 	newApp := newSwitchableApp(t)
 	newApp.up(t)
-	store := storeOption(t)
+	logFile := filepath.Join(t.TempDir(), "log.json")
+	store := storeOption(t) + "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude webhook_gateway\n\t}\n"
 	file := filepath.Join(t.TempDir(), "Caddyfile")
 	cfg := func(path, app string) string {
 		return "{" + globalOptions + store + "\n}\n" + site + ` {
@@ -105,6 +107,14 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 	if !found {
 		t.Fatalf("the old queue %s is not listed: %+v", name, all)
 	}
+	waitFor(t, 10*time.Second, "the orphaned-queue warning", func() bool {
+		for _, l := range readLogLines(t, logFile) {
+			if l["level"] == "warn" && strings.HasPrefix(fmt.Sprint(l["msg"]), "orphaned queue") && l["route"] == name && l["pending"] == float64(5) {
+				return true
+			}
+		}
+		return false
+	})
 	var res struct {
 		Events int `json:"events"`
 	}
