@@ -291,6 +291,16 @@ func orphanStore(ctx context.Context, name string) *delivery.Store {
 	return nil
 }
 
+// healthPing bounds the store check of the health endpoint, well inside a
+// probe's timeout.
+const healthPing = 2 * time.Second
+
+func pingStore(ctx context.Context, store *delivery.Store) error {
+	ctx, cancel := context.WithTimeout(ctx, healthPing)
+	defer cancel()
+	return store.Ping(ctx)
+}
+
 // healthView is the answer of GET /webhook_gateway/health.
 type healthView struct {
 	Status string        `json:"status"` // "ready" or "unavailable"
@@ -339,7 +349,7 @@ func serveHealth(ctx context.Context, w http.ResponseWriter) error {
 	a.mu.Unlock()
 	if store == nil {
 		hv.Error = "the store is not open"
-	} else if err := store.Ping(ctx); err != nil {
+	} else if err := pingStore(ctx, store); err != nil {
 		hv.Error = err.Error()
 		ready = false
 	} else if !ready {
