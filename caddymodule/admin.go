@@ -29,6 +29,7 @@ const adminTimeout = 10 * time.Second
 //	GET    /webhook_gateway/routes                                  stats of every route, and of every orphaned queue
 //	GET    /webhook_gateway/routes/<name>                           stats of one route (or orphaned queue)
 //	POST   /webhook_gateway/routes/<orphan>/attach?to=<route>       move an orphaned queue into a route
+//	POST   /webhook_gateway/routes/<orphan>/drain?to=<url>          deliver an orphaned queue to a URL, then remove it
 //	DELETE /webhook_gateway/routes/<orphan>?discard=true            delete an orphaned queue, events included
 //	GET    /webhook_gateway/routes/<name>/dead_letters[?limit=n&cursor=c]  list dead letters (Link: rel="next")
 //	GET    /webhook_gateway/routes/<name>/dead_letters/<id>         one dead letter, with its body
@@ -210,6 +211,15 @@ func (a AdminAPI) serveOrphan(ctx context.Context, w http.ResponseWriter, r *htt
 			return apiError(http.StatusServiceUnavailable, fmt.Sprintf("attach %s to %s: %v (run it again: what was moved is not moved twice)", name, to.name, err))
 		}
 		return writeJSON(w, res)
+	case len(parts) == 3 && parts[2] == "drain" && r.Method == http.MethodPost:
+		to := r.URL.Query().Get("to")
+		if err := checkForwardURL(to); err != nil {
+			return apiError(http.StatusBadRequest, "drain: ?to= "+err.Error())
+		}
+		if err := startDrain(store, storeKeyOf(store), name, to); err != nil {
+			return apiError(http.StatusConflict, err.Error())
+		}
+		return writeJSONStatus(w, http.StatusAccepted, map[string]string{"draining": name})
 	case len(parts) == 2 && r.Method == http.MethodDelete:
 		if r.URL.Query().Get("discard") != "true" {
 			return apiError(http.StatusBadRequest, "deleting an orphaned queue drops its events: add ?discard=true")
@@ -219,7 +229,7 @@ func (a AdminAPI) serveOrphan(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		return writeJSON(w, map[string]string{"discarded": name})
 	}
-	return apiError(http.StatusNotFound, fmt.Sprintf("no route named %q (an orphaned queue takes GET, POST .../attach?to=<route> and DELETE ?discard=true)", name))
+	return apiError(http.StatusNotFound, fmt.Sprintf("no route named %q (an orphaned queue takes GET, POST .../attach?to=<route>, POST .../drain?to=<url> and DELETE ?discard=true)", name))
 }
 
 // openStores lists the open stores with the names of their running routes.
@@ -240,6 +250,19 @@ func openStores() map[*delivery.Store]map[string]bool {
 		return true
 	})
 	return out
+}
+
+// storeKeyOf is the pool key of an open store.
+func storeKeyOf(s *delivery.Store) string {
+	key := ""
+	stores.Range(func(k, v any) bool {
+		if v.(storeHolder).Store == s {
+			key = k.(string)
+			return false
+		}
+		return true
+	})
+	return key
 }
 
 // orphanedQueues lists the queues with undelivered events or dead letters

@@ -18,7 +18,7 @@ import (
 func registerCommands() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "health | stats [<route>] | dead-letters <route> [--all] | show|replay|delete <route> <id> | replay <route> --all | attach <orphan> <route> | discard <orphan>",
+		Usage: "health | stats [<route>] | dead-letters <route> [--all] | show|replay|delete <route> <id> | replay <route> --all | attach <orphan> <route> | drain <orphan> <url> | discard <orphan>",
 		Short: "Inspects the webhook gateway's queues and dead letters",
 		Long: `
 Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
@@ -34,6 +34,8 @@ Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
   caddy webhook delete <route> <id>    drop a dead letter
   caddy webhook attach <orphan> <route>  move an orphaned queue (events, keys, dead letters)
                                        into a configured route, which delivers them
+  caddy webhook drain <orphan> <url>   deliver an orphaned queue's events to <url> (default
+                                       retries), then remove the queue
   caddy webhook discard <orphan>       delete an orphaned queue with its events (--yes)
 `,
 		CobraFunc: func(cmd *cobra.Command) {
@@ -171,6 +173,11 @@ func webhookCommandRequest(args []string) (method, uri string, err error) {
 			return "", "", err
 		}
 		return http.MethodPost, base + "/" + args[1] + "/attach?to=" + url.QueryEscape(args[2]), nil
+	case "drain":
+		if err := need(3); err != nil {
+			return "", "", err
+		}
+		return http.MethodPost, base + "/" + args[1] + "/drain?to=" + url.QueryEscape(args[2]), nil
 	case "discard":
 		if err := need(2); err != nil {
 			return "", "", err

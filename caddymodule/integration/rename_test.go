@@ -133,3 +133,49 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 		t.Fatalf("old queue after attach: status %d, want 404", s)
 	}
 }
+
+// TestDrainOrphan: an orphaned queue drained to a URL delivers its events
+// there, then disappears from the store.
+func TestDrainOrphan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test: runs without -short")
+	}
+	oldApp := newSwitchableApp(t) // never up
+	newApp := newSwitchableApp(t)
+	newApp.up(t)
+	store := storeOption(t)
+	cfg := func(name, app string) (string, string) {
+		return store, fmt.Sprintf(site+` {
+	webhook_gateway {
+		name %s
+		vendor idwise
+		auth none
+		forward http://%s/in
+	}
+}
+`, name, app)
+	}
+	g, s := cfg("before", oldApp.addr)
+	tester := startCaddy(t, g, s)
+	var keys []string
+	for i := range 4 {
+		id := fmt.Sprintf("drain-orphan-%d", i)
+		if resp, body := post(t, nil, "/", nil, idwiseEvent(id)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d %s", id, resp.StatusCode, body)
+		}
+		keys = append(keys, "idwise:"+id)
+	}
+	g, s = cfg("after", newApp.addr)
+	tester.InitServer("{"+globalOptions+g+"\n}\n"+s, "caddyfile")
+	if code := adminStatus(t, http.MethodPost, "/webhook_gateway/routes/before/drain?to=ftp://x"); code != http.StatusBadRequest {
+		t.Fatalf("drain to ftp://: %d, want 400", code)
+	}
+	// The drain runs in the background: 202 Accepted.
+	if code := adminStatus(t, http.MethodPost, "/webhook_gateway/routes/before/drain?to=http://"+newApp.addr+"/drained"); code != http.StatusAccepted {
+		t.Fatalf("drain: status %d, want 202", code)
+	}
+	expectExactlyOnce(t, newApp, keys, 30*time.Second)
+	waitFor(t, 15*time.Second, "the drained queue to be removed", func() bool {
+		return adminStatus(t, http.MethodGet, "/webhook_gateway/routes/before") == http.StatusNotFound
+	})
+}
