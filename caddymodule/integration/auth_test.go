@@ -453,8 +453,12 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 	}
 
 	t.Run("minted control token passes", func(t *testing.T) {
+		before := fwd.count()
 		resp, b := post(t, nil, path, bearerHeader(with(func(*gatewayClaims) {})), incodeEvent())
 		expectVendorAck(t, resp, b)
+		// Wait for its delivery, so that it cannot land during the refused
+		// cases below and read as a refused event delivered.
+		waitFor(t, 10*time.Second, "the control event's delivery", func() bool { return fwd.count() > before })
 	})
 
 	videoToken := mustToken(t, "/incode-video/oauth/token", basic, clientCredentials)
