@@ -44,10 +44,16 @@ func TestBenchShort(t *testing.T) {
 			t.Errorf("%s: %d requests, %d accepted", sc.Name, r.Closed.Requests, r.Closed.OK)
 		case r.Open == nil || r.Open.Requests == 0:
 			t.Errorf("%s: no open-loop requests", sc.Name)
+		case rp.Settings.Wrk != "" && (r.Wrk == nil || r.Wrk.Requests == 0):
+			t.Errorf("%s: wrk is on PATH but gave no figure: %s", sc.Name, r.WrkError)
 		}
 	}
-	if len(rp.Ratios) != 4 {
-		t.Errorf("%d ratios, want 4", len(rp.Ratios))
+	want := 4
+	if rp.Settings.Wrk != "" {
+		want = len(ratioSpecs)
+	}
+	if len(rp.Ratios) != want {
+		t.Errorf("%d ratios, want %d", len(rp.Ratios), want)
 	}
 	raw, err := os.ReadFile(filepath.Join(out, "bench.json"))
 	if err != nil {

@@ -54,6 +54,12 @@ var scenarios = []scenario{
 	}},
 }
 
+// gateway reports whether the configuration runs the webhook gateway (it then needs a
+// new idempotency key per request).
+func (sc scenario) gateway() bool {
+	return strings.HasPrefix(sc.Name, "gate") || strings.HasPrefix(sc.Name, "forward")
+}
+
 // globals is the global options block: admin on its own loopback port (it serves
 // /debug/pprof/ too), no autosave, no HTTPS automation, plus extra options.
 func globals(s site, extra string) string {

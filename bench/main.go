@@ -6,11 +6,14 @@
 //	go run ./bench -short           # a few seconds per configuration (CI)
 //	go run ./bench -mem             # memory: RSS for one million idempotency keys
 //	go run ./bench -pprof DIR       # also save CPU profiles of gate and forward mode
+//	go run ./bench -wrk off         # without wrk beside our generator (default: when on PATH)
 //
 // It builds ./cmd/caddy once, then for each configuration starts that binary as a child
 // process (own data and config dirs, admin on a free loopback port, logs to a file),
 // warms it up, runs a closed loop (fixed concurrency, fixed time) for the peak and an
-// open loop at half that peak for latency, and stops it. It prints a Markdown table and
+// open loop at half that peak for latency, and stops it. When wrk is on PATH, wrk
+// drives each closed loop too, in slices that take turns with ours, and both figures
+// are printed side by side. It prints a Markdown table and
 // writes JSON. Nothing here asserts a speed: it exits non-zero only when a configuration
 // did not run.
 package main
@@ -47,6 +50,11 @@ type options struct {
 	keys        int
 	memConc     int
 	drain       time.Duration
+	engine      string // "raw" or "net/http": the generator's engine
+	wrkFlag     string
+	wrk         string // wrk binary, "" when not used
+	wrkFixed    string // wrk Lua scripts (see wrkScripts)
+	wrkUnique   string
 	work        string // temporary directory of the run
 	log         io.Writer
 }
@@ -115,6 +123,8 @@ func main() {
 	flag.BoolVar(&o.mem, "mem", false, "run the memory benchmark instead: RSS for -keys idempotency keys")
 	flag.IntVar(&o.keys, "keys", 0, "unique idempotency keys for -mem (default 1000000; -short 20000)")
 	flag.IntVar(&o.memConc, "mem-c", 256, "concurrency of the -mem load")
+	flag.StringVar(&o.engine, "engine", "raw", "the generator's engine: raw (keep-alive connections written and read without net/http) or net/http")
+	flag.StringVar(&o.wrkFlag, "wrk", "auto", "also drive each closed loop with wrk: auto (when wrk is on PATH), off, or the binary's path")
 	flag.DurationVar(&o.drain, "drain", 0, "with -mem, how long to wait for the deliveries to drain (default 10m; -short 1m)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -182,6 +192,15 @@ func prepare(ctx context.Context, o *options) (bin string, cleanup func(), err e
 	if o.dup < 0 || o.dup >= 1 {
 		return "", nil, fmt.Errorf("-dup must be in [0, 1)")
 	}
+	if o.engine == "" {
+		o.engine = "raw"
+	}
+	if o.engine != "raw" && o.engine != "net/http" {
+		return "", nil, fmt.Errorf("-engine %q: want raw or net/http", o.engine)
+	}
+	if o.wrk, err = findWrk(o.wrkFlag); err != nil {
+		return "", nil, err
+	}
 	if err := os.MkdirAll(o.out, 0o755); err != nil {
 		return "", nil, err
 	}
@@ -194,6 +213,12 @@ func prepare(ctx context.Context, o *options) (bin string, cleanup func(), err e
 		return "", nil, err
 	}
 	cleanup = func() { _ = os.RemoveAll(o.work) }
+	if o.wrk != "" && !o.mem {
+		if o.wrkFixed, o.wrkUnique, err = wrkScripts(o.work); err != nil {
+			cleanup()
+			return "", nil, err
+		}
+	}
 	bin = o.caddyBin
 	if bin == "" {
 		o.logf("building ./cmd/caddy")
@@ -226,7 +251,7 @@ func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
 		Started: time.Now().UTC(), Machine: describeMachine(),
 		Settings: settings{Short: o.short, Concurrency: o.concurrency, DupShare: o.dup,
 			Warmup: o.warmup.String(), Closed: o.closed.String(), Open: o.open.String(), Vendor: benchVendor,
-			Rounds: o.rounds},
+			Rounds: o.rounds, Engine: o.engine, Wrk: o.wrk},
 	}
 	for round := 1; round <= o.rounds; round++ {
 		for _, sc := range scenarios {

@@ -24,6 +24,14 @@ type row struct {
 	Closed *loadgen.Result `json:"closed,omitempty"`
 	// Open is the fixed-rate run at half of Closed's throughput.
 	Open *loadgen.Result `json:"open,omitempty"`
+	// Wrk is wrk's closed loop with the same connections and duration, when wrk ran;
+	// WrkError says why it did not.
+	Wrk      *wrkResult `json:"wrk,omitempty"`
+	WrkError string     `json:"wrk_error,omitempty"`
+	// LoadCPUPer10k is the bench process's CPU time per 10,000 requests of the closed
+	// loop: our generator, plus the in-process application where the configuration
+	// forwards to it.
+	LoadCPUPer10k float64 `json:"load_cpu_seconds_per_10k_requests"`
 	// CPUSeconds is the Caddy process's user+system CPU time during the closed run.
 	CPUSeconds float64 `json:"cpu_seconds"`
 	// CPUPer10k is CPUSeconds per 10,000 requests of the closed run.
@@ -109,10 +117,12 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	if err != nil {
 		return fail(err)
 	}
-	client := loadgen.NewClient(2*o.concurrency, o.timeout)
 	cfg := loadgen.Config{
-		Targets: targets, Client: client, Signer: signer, Concurrency: o.concurrency,
+		Targets: targets, Raw: o.engine == "raw", Signer: signer, Concurrency: o.concurrency,
 		Duration: o.warmup, DupShare: o.dup, Timeout: o.timeout,
+	}
+	if !cfg.Raw {
+		cfg.Client = loadgen.NewClient(2*o.concurrency, o.timeout)
 	}
 	o.logf("  %s: warm-up %v", sc.Name, o.warmup)
 	warm, err := loadgen.Run(ctx, cfg)
@@ -121,38 +131,9 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	}
 	r.WarmupOK = warm.OK
 
-	// Closed loop: the peak, with the CPU time and optionally a profile.
-	var profDone chan error
-	if o.profileDir != "" && o.profile[sc.Name] {
-		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
-		profDone = make(chan error, 1)
-		secs := max(int(o.closed/time.Second)-1, 1)
-		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
-	}
-	cpu0, err := cpuTime(c.pid())
+	closed, err := closedLoops(ctx, o, c, cfg, sc, round, &r)
 	if err != nil {
 		return fail(err)
-	}
-	o.logf("  %s: closed loop, %d workers, %v", sc.Name, o.concurrency, o.closed)
-	cfg.Duration = o.closed
-	closed, err := loadgen.Run(ctx, cfg)
-	if err != nil {
-		return fail(err)
-	}
-	cpu1, err := cpuTime(c.pid())
-	if err != nil {
-		return fail(err)
-	}
-	r.Closed = closed
-	r.CPUSeconds = (cpu1 - cpu0).Seconds()
-	if closed.Requests > 0 {
-		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
-	}
-	if profDone != nil {
-		if err := <-profDone; err != nil {
-			r.Error = "profile: " + err.Error()
-			r.Profile = ""
-		}
 	}
 
 	// Open loop at half the peak: latency without coordinated omission.
@@ -177,9 +158,111 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	return r
 }
 
+// wrkSlice is the length of one closed-loop slice when wrk runs too: on a shared machine
+// the load of other processes moves within seconds, so our generator and wrk take
+// turns in slices this long instead of one long run each.
+const wrkSlice = 2 * time.Second
+
+// closedLoops measures the peak: the generator's closed loop for o.closed, with the
+// Caddy process's CPU time and, when asked, a CPU profile; with wrk, cut into slices
+// that alternate with wrk's (which goes first alternates by slice and round). Slices
+// are whole seconds, wrk's unit.
+func closedLoops(ctx context.Context, o *options, c *child, cfg loadgen.Config, sc scenario, round int, r *row) (*loadgen.Result, error) {
+	slices, slice := 1, o.closed
+	if o.wrk != "" {
+		slices = max(int(o.closed/wrkSlice), 1)
+		slice = max((o.closed / time.Duration(slices)).Truncate(time.Second), time.Second)
+	}
+	var profDone chan error
+	if o.profileDir != "" && o.profile[sc.Name] {
+		r.Profile = filepath.Join(o.profileDir, fmt.Sprintf("%s-%d.pprof", sc.Name, round))
+		profDone = make(chan error, 1)
+		secs := max(int(o.closed/time.Second)-1, 1)
+		go func() { profDone <- fetchPprof(ctx, c.adminAddr, "profile", secs, r.Profile) }()
+	}
+	o.logf("  %s: closed loop, %d workers, %d × %v", sc.Name, o.concurrency, slices, slice)
+	var ours []*loadgen.Result
+	var theirs []*wrkResult
+	var caddyCPU, selfCPU time.Duration
+	for i := range slices {
+		wrkFirst := (round+i)%2 == 0
+		if wrkFirst {
+			theirs = runWrkFor(ctx, o, sc, cfg.Targets[0].URL, slice, r, theirs)
+		}
+		cpu0, err := cpuTime(c.pid())
+		if err != nil {
+			return nil, err
+		}
+		self0, err := cpuTime(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		cfg.Duration = slice
+		res, err := loadgen.Run(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cpu1, err := cpuTime(c.pid())
+		if err != nil {
+			return nil, err
+		}
+		self1, err := cpuTime(os.Getpid())
+		if err != nil {
+			return nil, err
+		}
+		caddyCPU += cpu1 - cpu0
+		selfCPU += self1 - self0
+		ours = append(ours, res)
+		if !wrkFirst {
+			theirs = runWrkFor(ctx, o, sc, cfg.Targets[0].URL, slice, r, theirs)
+		}
+		if o.wrk != "" && len(theirs) > i {
+			o.logf("    slice %d: ours %.0f/s, wrk %.0f/s", i+1, res.OKRPS, theirs[i].OKRPS)
+		}
+	}
+	closed := loadgen.Combine(ours)
+	r.Closed = closed
+	r.Wrk = combineWrk(theirs)
+	r.CPUSeconds = caddyCPU.Seconds()
+	if closed.Requests > 0 {
+		r.CPUPer10k = r.CPUSeconds / float64(closed.Requests) * 10000
+		r.LoadCPUPer10k = selfCPU.Seconds() / float64(closed.Requests) * 10000
+	}
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			r.Error = "profile: " + err.Error()
+			r.Profile = ""
+		}
+	}
+	return closed, nil
+}
+
+// runWrkFor drives the configuration with wrk for d, when there is a wrk, and appends
+// the result: the fixed body for plain Caddy, a new idempotency key per request for the
+// gateway. A failure is noted in r.WrkError.
+func runWrkFor(ctx context.Context, o *options, sc scenario, url string, d time.Duration, r *row, done []*wrkResult) []*wrkResult {
+	if o.wrk == "" {
+		return done
+	}
+	script := o.wrkFixed
+	if sc.gateway() {
+		script = o.wrkUnique
+	}
+	w, err := runWrk(ctx, o.wrk, script, url, o.concurrency, d, o.timeout)
+	if err != nil {
+		r.WrkError = err.Error()
+		o.logf("  %s: %v", sc.Name, err)
+		return done
+	}
+	return append(done, w)
+}
+
 // accepted counts the 2xx answers of the whole run: warm-up, closed and open loop.
 func (r *row) accepted() int64 {
 	n := r.WarmupOK
+	if r.Wrk != nil {
+		n += r.Wrk.Requests - r.Wrk.StatusErrors
+	}
 	if r.Closed != nil {
 		n += r.Closed.OK
 	}

@@ -96,13 +96,12 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		return nil, err
 	}
 	target := []loadgen.Target{{URL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/%s", s.sitePort, benchVendor), Gen: gen}}
-	client := loadgen.NewClient(o.memConc, o.timeout)
 	res := &memResult{Machine: describeMachine(), Keys: o.keys, Target: memTargetBytes}
 
 	// Baseline: after a small warm-up that also fills pools and connections.
 	warm := min(1000, o.keys/10)
 	res.Warm = warm
-	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Client: client, Signer: signer,
+	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 		Concurrency: o.memConc, Duration: time.Minute, MaxRequests: int64(warm), Timeout: o.timeout}); err != nil {
 		return nil, err
 	}
@@ -120,7 +119,7 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	if o.short {
 		sendBudget = 2 * time.Minute
 	}
-	lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Client: client, Signer: signer,
+	lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 		Concurrency: o.memConc, Duration: sendBudget, MaxRequests: int64(o.keys - warm), Timeout: o.timeout})
 	if err != nil {
 		return nil, err

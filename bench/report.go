@@ -48,6 +48,10 @@ type settings struct {
 	Open        string  `json:"open"`
 	Vendor      string  `json:"vendor"`
 	Rounds      int     `json:"rounds"`
+	// Engine is the generator's engine ("raw": see loadgen.Config.Raw); Wrk the wrk
+	// binary that ran beside it, "" when none.
+	Engine string `json:"engine"`
+	Wrk    string `json:"wrk,omitempty"`
 }
 
 // machine describes where the run happened: only ratios carry over to other machines.
@@ -175,12 +179,25 @@ func openP99(name string) func([]row) float64 {
 	}
 }
 
-// ratioSpecs are SPEC §7's ratios.
+func wrkRPS(name string) func([]row) float64 {
+	return func(rows []row) float64 {
+		if r := findIn(rows, name); r != nil && r.Wrk != nil {
+			return r.Wrk.OKRPS
+		}
+		return 0
+	}
+}
+
+// ratioSpecs are SPEC §7's ratios, then the ones that need wrk: whether our generator
+// keeps up with wrk on the fastest configuration, and the throughput ratios by wrk.
 var ratioSpecs = []ratioSpec{
 	{"gate / reverse_proxy throughput", "≥ 0.85", "2xx/s, closed loop", true, 0.85, closedRPS("gate"), closedRPS("reverse_proxy")},
 	{"forward / respond throughput", "≥ 0.5", "2xx/s, closed loop", true, 0.5, closedRPS("forward"), closedRPS("respond")},
 	{"p99 ack, app down / app up", "≤ 2", "open loop at 50% of each peak", false, 2, openP99("forward_app_down"), openP99("forward")},
 	{"p99 ack, app down / app up (closed loop)", "≤ 2", "closed loop p99", false, 2, closedP99("forward_app_down"), closedP99("forward")},
+	{"load generator / wrk, plain respond", "≥ 0.9", "2xx/s, same connections and duration", true, 0.9, closedRPS("respond"), wrkRPS("respond")},
+	{"gate / reverse_proxy throughput, by wrk", "≥ 0.85", "wrk 2xx/s", true, 0.85, wrkRPS("gate"), wrkRPS("reverse_proxy")},
+	{"forward / respond throughput, by wrk", "≥ 0.5", "wrk 2xx/s", true, 0.5, wrkRPS("forward"), wrkRPS("respond")},
 }
 
 // computeRatios computes each ratio within every round (the two configurations ran
@@ -221,13 +238,17 @@ func (rp *report) writeMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s, %s; load average before %s, after %s.\n",
 		rp.Machine.CPU, rp.Machine.CPUs, rp.Machine.OS, rp.Machine.GoVersion, rp.Machine.LoadBefore, rp.Machine.LoadAfter)
 	s := rp.Settings
-	fmt.Fprintf(w, "Load: %s events, %d workers closed loop for %s (after %s warm-up), then open loop at 50%% of that peak for %s; duplicate share %.2f; %d round(s), each row the round with the median req/s.\n\n",
-		s.Vendor, s.Concurrency, s.Closed, s.Warmup, s.Open, s.DupShare, s.Rounds)
-	fmt.Fprintln(w, "| # | configuration | req/s | p50 ms | p99 ms | p99.9 ms | errors | open-loop rate | open p50 ms | open p99 ms | open p99.9 ms | CPU s / 10k req | peak RSS MB | delivered by the end |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintf(w, "Load: %s events from the %s engine, %d workers closed loop for %s (after %s warm-up), then open loop at 50%% of that peak for %s; duplicate share %.2f; %d round(s), each row the round with the median req/s.\n",
+		s.Vendor, s.Engine, s.Concurrency, s.Closed, s.Warmup, s.Open, s.DupShare, s.Rounds)
+	if s.Wrk != "" {
+		fmt.Fprintf(w, "wrk (%s) ran each closed loop too, with the same connections and for the same time, in slices of about 2 s taking turns with ours; it sends a fixed body to plain Caddy and a new eventId per request to the gateway. Load CPU is the client's CPU time per 10k requests (ours includes the in-process application).\n", s.Wrk)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| # | configuration | req/s | wrk req/s | ours / wrk | load CPU s / 10k, ours / wrk | p50 ms | p99 ms | p99.9 ms | errors | open-loop rate | open p50 ms | open p99 ms | open p99.9 ms | CPU s / 10k req | peak RSS MB | delivered by the end |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for i, r := range rp.Rows {
 		if r.Closed == nil {
-			fmt.Fprintf(w, "| %d | %s | failed: %s ||||||||||||\n", i+1, r.Title, oneLine(r.Error))
+			fmt.Fprintf(w, "| %d | %s | failed: %s |||||||||||||||\n", i+1, r.Title, oneLine(r.Error))
 			continue
 		}
 		c := r.Closed
@@ -239,8 +260,14 @@ func (rp *report) writeMarkdown(w io.Writer) {
 		if strings.HasPrefix(r.Name, "forward") && r.accepted() > 0 {
 			delivered = fmt.Sprintf("%.0f%%", 100*float64(r.Deliveries)/float64(r.accepted()))
 		}
-		fmt.Fprintf(w, "| %d | %s | %.0f | %.2f | %.2f | %.2f | %s %s| %.2f | %.1f | %s |\n",
-			i+1, r.Title, c.OKRPS, c.Latency.P50, c.Latency.P99, c.Latency.P999, errorsCell(r), open,
+		wrkCells := "– | – | –"
+		if r.Wrk != nil && r.Wrk.OKRPS > 0 {
+			wrkCells = fmt.Sprintf("%.0f | %.2f | %.2f / %.2f", r.Wrk.OKRPS, c.OKRPS/r.Wrk.OKRPS, r.LoadCPUPer10k, r.Wrk.CPUPer10k)
+		} else if r.WrkError != "" {
+			wrkCells = "failed | – | –"
+		}
+		fmt.Fprintf(w, "| %d | %s | %.0f | %s | %.2f | %.2f | %.2f | %s %s| %.2f | %.1f | %s |\n",
+			i+1, r.Title, c.OKRPS, wrkCells, c.Latency.P50, c.Latency.P99, c.Latency.P999, errorsCell(r), open,
 			r.CPUPer10k, float64(r.Memory.Peak)/(1<<20), delivered)
 	}
 	fmt.Fprintln(w)

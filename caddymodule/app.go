@@ -56,6 +56,13 @@ type App struct {
 	// Unfinished deliveries are redelivered after the restart. Default: 10s.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty" validate:"gte=0"`
 
+	// ReadyTimeout bounds how long the start waits for the store: the
+	// cluster to be reachable and have a JetStream meta leader, the embedded
+	// server to recover its files, the routes' streams and consumers to be
+	// created. Until then every store request is retried; past it the start
+	// (or the reload that adds a route) fails. Default: 30s.
+	ReadyTimeout caddy.Duration `json:"ready_timeout,omitempty" validate:"gte=0"`
+
 	logger   *zap.Logger
 	storeKey string
 	storeCfg delivery.StoreConfig
@@ -111,6 +118,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	cfg := delivery.StoreConfig{
 		SyncAlways:   a.Sync == syncPolicyAlways,
 		SyncInterval: time.Duration(a.SyncInterval),
+		ReadyTimeout: time.Duration(a.ReadyTimeout),
 	}
 	repl := caddy.NewReplacer()
 	switch mode {

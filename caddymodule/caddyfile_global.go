@@ -21,6 +21,7 @@ import (
 //		}
 //		sync always|interval [<duration>]
 //		drain_timeout <duration>
+//		ready_timeout <duration>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -75,6 +76,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Sync = args[0]
 		case "drain_timeout":
 			if err := parseDuration(d, &a.DrainTimeout); err != nil {
+				return err
+			}
+		case "ready_timeout":
+			if err := parseDuration(d, &a.ReadyTimeout); err != nil {
 				return err
 			}
 		default:

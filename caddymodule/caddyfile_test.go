@@ -403,10 +403,11 @@ func TestAppUnmarshalCaddyfile(t *testing.T) {
 		},
 		{
 			name:  "nats cluster",
-			input: "webhook_gateway {\n store nats nats://a:4222 nats://b:4222 {\n creds /etc/nats.creds\n replicas 3\n }\n sync always\n}",
+			input: "webhook_gateway {\n store nats nats://a:4222 nats://b:4222 {\n creds /etc/nats.creds\n replicas 3\n }\n sync always\n ready_timeout 2m\n}",
 			want: &App{
-				Store: &StoreConfig{Mode: "nats", URLs: []string{"nats://a:4222", "nats://b:4222"}, Creds: "/etc/nats.creds", Replicas: 3},
-				Sync:  "always",
+				Store:        &StoreConfig{Mode: "nats", URLs: []string{"nats://a:4222", "nats://b:4222"}, Creds: "/etc/nats.creds", Replicas: 3},
+				Sync:         "always",
+				ReadyTimeout: caddy.Duration(2 * time.Minute),
 			},
 		},
 		{"sync interval without duration", "webhook_gateway {\n sync interval\n}", &App{Sync: "interval"}},
@@ -446,6 +447,7 @@ func TestAppUnmarshalCaddyfileErrors(t *testing.T) {
 		"webhook_gateway {\n drain_timeout\n}":                            "wrong argument count",
 		"webhook_gateway {\n drain_timeout later\n}":                      "drain_timeout: invalid duration 'later'",
 		"webhook_gateway {\n drain_timeout 1s\n drain_timeout 2s\n}":      "webhook_gateway: duplicate option 'drain_timeout'",
+		"webhook_gateway {\n ready_timeout 0s\n}":                         "ready_timeout: invalid duration '0s'",
 	}
 	for input, want := range tests {
 		t.Run(input, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
 // registerCommands adds `caddy webhook …`, a client of the admin API.
@@ -218,7 +220,7 @@ func eachDeadLetterPage(addr, route, cursor string, f func([]json.RawMessage) er
 
 // replayAll replays every dead letter of a route, one admin call per dead
 // letter, at most at the route's rate (forward rate); quarantined events
-// only when asked, since they failed the schema.
+// only when asked (reason schema: they failed the schema).
 func replayAll(o cliOptions, route string, out io.Writer) error {
 	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodGet, adminPrefix+"routes/"+route, nil, nil)
 	if err != nil {
@@ -251,7 +253,7 @@ func replayAll(o cliOptions, route string, out io.Writer) error {
 			if err := json.Unmarshal(raw, &dl); err != nil {
 				return err
 			}
-			if dl.Reason == "quarantine" && !o.quarantined {
+			if dl.Reason == delivery.ReasonSchema && !o.quarantined {
 				skipped++
 				continue
 			}

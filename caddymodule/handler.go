@@ -26,6 +26,9 @@ const (
 	defaultDedupWindow = 24 * time.Hour
 	// bodyHashKey is the idempotency key of last resort.
 	bodyHashKey = "sha256:{webhook.body_sha256}"
+	// onInvalidQuarantine is the on_invalid value that keeps a body that failed
+	// its schema with the dead letters.
+	onInvalidQuarantine = "quarantine"
 )
 
 // Handler is the webhook_gateway HTTP handler. It checks an inbound webhook
@@ -73,9 +76,12 @@ type Handler struct {
 	// 2020-12) file. Default: the vendor preset's schema; none without a preset.
 	Schema string `json:"schema,omitempty"`
 
-	// OnInvalid says what a schema violation gets: "reject" (400, default) or
+	// OnInvalid says what a schema violation gets: "reject" (400) or
 	// "quarantine" (forward mode only: the vendor gets its ack, the event is kept
-	// with the dead letters and not delivered).
+	// with the dead letters, reason "schema", until it is replayed or deleted;
+	// the same body again is a duplicate of it). Default: "quarantine" for a
+	// vendor preset in forward mode, so that no authenticated event is lost to
+	// a schema that is stricter than the vendor; "reject" otherwise.
 	OnInvalid string `json:"on_invalid,omitempty" validate:"omitempty,oneof=reject quarantine"`
 
 	// IdempotencyKey holds key templates; the first that resolves is the key.
@@ -279,6 +285,10 @@ func (h *Handler) provision(ctx caddy.Context) error {
 
 	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.event != nil && h.event.UsesJSON())
 
+	if h.OnInvalid == "" && preset != nil && h.Forward != nil {
+		h.OnInvalid = onInvalidQuarantine
+	}
+
 	h.window = time.Duration(h.DedupWindow)
 	if h.window == 0 && preset != nil {
 		h.window = preset.DedupWindow
@@ -363,7 +373,7 @@ func (h *Handler) Validate() error {
 	if err := validateStruct(h); err != nil {
 		return err
 	}
-	if h.OnInvalid == "quarantine" && h.Forward == nil {
+	if h.OnInvalid == onInvalidQuarantine && h.Forward == nil {
 		return errors.New("on_invalid: quarantine needs a forward block (gate mode has nowhere to keep the event)")
 	}
 	if h.OnInvalid != "" && h.schema == nil {

@@ -38,8 +38,8 @@ const (
 // allows 5 s), never a 2xx for an event that may not be stored.
 const storeTimeout = 3 * time.Second
 
-// ServeHTTP runs the pipeline of SPEC §3. Cheap checks come first, and nothing
-// reaches the store that an earlier step rejected.
+// ServeHTTP runs the pipeline (README "What it does"). Cheap checks come first,
+// and nothing reaches the store that an earlier step rejected.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
 
@@ -113,7 +113,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if h.schema != nil {
 		if verr := h.schema.Validate(doc); verr != nil {
 			violations = schemas.Violations(verr, 20)
-			if h.OnInvalid != "quarantine" {
+			if h.OnInvalid != onInvalidQuarantine {
 				p := problemSchema
 				if h.realAuth {
 					p.Errors = violations
@@ -131,11 +131,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		}
 		return repl.GetString(name)
 	}
-	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves
+	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves; bounded
 	keyHash := dedup.Hash(key)
 	eventType := ""
 	if h.event != nil {
 		eventType, _ = h.event.Render(doc, body, ph)
+		eventType = payload.Bound(eventType, payload.MaxEventBytes)
 	}
 
 	rt := h.route.runtime(r.Context(), storeTimeout)
@@ -166,21 +167,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		Header:      h.forwardableHeaders(r.Header),
 		Body:        body,
 	}
+	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
+	defer cancel()
 	if quarantine {
-		sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-		defer cancel()
-		if err := rt.route.Quarantine(sctx, ev, violationText(violations)); err != nil {
-			h.logStoreError(err)
-			return h.reject(w, r, start, problemUnavailable)
+		dup, err := rt.route.Quarantine(sctx, keyHash, ev, violationText(violations))
+		if err != nil {
+			return h.storeFailed(w, r, start, err)
+		}
+		if dup {
+			return h.duplicate(w, r, start, key)
 		}
 		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
 	}
-	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
-	defer cancel()
 	dup, err := rt.route.Accept(sctx, keyHash, ev)
 	if err != nil {
-		h.logStoreError(err)
-		return h.reject(w, r, start, problemUnavailable)
+		return h.storeFailed(w, r, start, err)
 	}
 	rt.tier.Remember(keyHash, h.window)
 	if dup {
@@ -198,8 +199,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	defer cancel()
 	dup, done, err := rt.tier.Gate(sctx, rt.route, keyHash, h.window)
 	if err != nil {
-		h.logStoreError(err)
-		return h.reject(w, r, start, problemUnavailable)
+		return h.storeFailed(w, r, start, err)
 	}
 	if dup {
 		return h.duplicate(w, r, start, key)
@@ -320,9 +320,18 @@ func (h *Handler) observe(r *http.Request, start time.Time, outcome string, stat
 	}
 }
 
-func (h *Handler) logStoreError(err error) {
+// storeFailed answers a request whose event the store did not take. A refusal
+// that retrying cannot change (delivery.IsPermanent) gets a 500 without
+// Retry-After, never a 503 the vendor would retry forever; anything else is a
+// 503 + Retry-After: the event is not stored, so the vendor must send it again.
+func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, start time.Time, err error) error {
 	storeErrorsTotal.WithLabelValues(h.Name).Inc()
+	if delivery.IsPermanent(err) {
+		h.logger.Error("store refused the event", zap.String("route", h.Name), zap.Error(err))
+		return h.reject(w, r, start, problemStoreRejected)
+	}
 	h.logger.Error("store unavailable", zap.String("route", h.Name), zap.Error(err))
+	return h.reject(w, r, start, problemUnavailable)
 }
 
 // ipAllowed matches Caddy's client IP (trusted_proxies aware) against allow_ips.

@@ -4,21 +4,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/webhookgw/caddy-webhook-gateway/schemas"
 )
 
 // benchValidate measures Validate on an already decoded fixture, as the
 // gateway calls it after its own JSON checks.
 func benchValidate(b *testing.B, vendor, family, fixture string) {
-	p, err := schemas.Lookup(vendor, family)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sch, err := schemas.Compile(p.Schema)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, sch := compiledPreset(b, vendor, family)
 	data, err := os.ReadFile(filepath.Join("testdata", filepath.FromSlash(fixture)))
 	if err != nil {
 		b.Fatal(err)

@@ -20,15 +20,21 @@ import (
 // user's schema file may $ref them by this absolute URL.
 const BaseURL = "https://github.com/webhookgw/caddy-webhook-gateway/schemas/"
 
-// names is the sorted list of embedded schema names, without the .json suffix.
-var names = func() []string {
+// resources is the sorted list of every embedded document, without the .json
+// suffix; names is the part of it that users may select. A document whose name
+// starts with '_' (the shared definitions) is only there to be referenced.
+var resources, names = func() (all, selectable []string) {
 	entries, _ := fs.Glob(files, "*.json") // fails only on a malformed pattern
-	out := make([]string, 0, len(entries))
 	for _, e := range entries {
-		out = append(out, strings.TrimSuffix(e, ".json"))
+		name := strings.TrimSuffix(e, ".json")
+		all = append(all, name)
+		if !strings.HasPrefix(name, "_") {
+			selectable = append(selectable, name)
+		}
 	}
-	slices.Sort(out)
-	return out
+	slices.Sort(all)
+	slices.Sort(selectable)
+	return all, selectable
 }()
 
 // compiled is one cache entry: an embedded schema is compiled at most once.
@@ -106,7 +112,7 @@ func newCompiler() (*jsonschema.Compiler, error) {
 	c := jsonschema.NewCompiler()
 	c.DefaultDraft(jsonschema.Draft2020)
 	c.UseLoader(localLoader{})
-	for _, name := range names {
+	for _, name := range resources {
 		data, err := files.ReadFile(name + ".json")
 		if err != nil {
 			return nil, err

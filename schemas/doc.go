@@ -2,9 +2,11 @@
 // gateway knows, one per vendor event family, and the preset table that maps a
 // vendor (and family) to its schema, its default idempotency keys and its ack.
 //
-// The schemas are built from the vendor notes in VENDORS.md. They never reject
-// unknown properties, and enums that vendors are known to extend stay open
-// (examples or patterns, never enum). Compile turns an embedded schema name, or
+// The schemas guard without guessing (schemas/README.md states the rule): they
+// require only the envelope and the fields the preset's key and event name are
+// built from; every other documented field accepts null and any scalar, enums
+// stay open, and unknown properties are accepted. The vendor facts behind them,
+// with sources, are in docs/vendors.md. Compile turns an embedded schema name, or
 // the path of a user's schema file, into a compiled schema; embedded schemas are
 // compiled once per process and shared. Violations flattens a validation error
 // into short, JSON-pointer-addressed messages fit for a problem+json response.

@@ -161,23 +161,24 @@ func TestKeyChoice(t *testing.T) {
 		want    int
 		key     string // expected rendering, body hash shown as <sha256>
 	}{
-		{"unico_idcloud/default/valid/lowercase_finished.json", 0, "unico:idcloud:0b7e5c1a-41f2-4d7e-9c55-3f1e2d9a6b10:finished"},
-		{"unico_magiclink/step/valid/form_start.json", 0, "unico:ml:step:cust-20250302-0042:form_start:2025-03-02T17:01:09.877Z"},
-		{"unico_magiclink/step/valid/null_user_id.json", 1, "unico:ml:step:form_selfie:<sha256>"},
-		{"unico_magiclink/default/valid/step_null_user_id.json", 1, "unico:ml:step:form_document_back:<sha256>"},
-		{"unico_magiclink/default/valid/recapture_back.json", 2, "unico:ml:<sha256>"},
-		{"incode/onboarding_status/valid/onboarding_finished.json", 0, "incode:onboarding_status:64f1c2a9e4b0c5d8a1b2c3d4:ONBOARDING_FINISHED"},
+		{"unico_idcloud/default/valid/lowercase_finished.json", 0, "unico:idcloud:0b7e5c1a-41f2-4d7e-9c55-3f1e2d9a6b10:finished:<sha256>"},
+		{"unico_magiclink/step/valid/form_start.json", 0, "unico:ml:step:form_start:<sha256>"},
+		{"unico_magiclink/step/valid/null_user_id.json", 0, "unico:ml:step:form_selfie:<sha256>"},
+		{"unico_magiclink/default/valid/step_null_user_id.json", 0, "unico:ml:step:form_document_back:<sha256>"},
+		{"unico_magiclink/default/valid/recapture_back.json", 1, "unico:ml:<sha256>"},
+		{"incode/onboarding_status/valid/onboarding_finished.json", 0, "incode:onboarding_status:64f1c2a9e4b0c5d8a1b2c3d4:ONBOARDING_FINISHED:<sha256>"},
 		{"incode/watchlist/valid/ref_only.json", 0, "incode:watchlist:<sha256>"},
-		{"incode/face_authentication/valid/legacy_success.json", 0, "incode:face_authentication:66b2c3d4e5f6a7b8c9d0e1f2"},
+		{"incode/face_authentication/valid/legacy_success.json", 0, "incode:face_authentication:66b2c3d4e5f6a7b8c9d0e1f2:<sha256>"},
 		{"incode/face_authentication/valid/lens_failure_without_ids.json", 1, "incode:face_authentication:<sha256>"},
-		{"incode/session_started/valid/with_ids.json", 0, "incode:session_started:64f1c2a9e4b0c5d8a1b2c3d4"},
+		{"incode/session_started/valid/with_ids.json", 0, "incode:session_started:64f1c2a9e4b0c5d8a1b2c3d4:<sha256>"},
 		{"incode/session_progress/valid/with_ids.json", 0, "incode:session_progress:64f1c2a9e4b0c5d8a1b2c3d4:<sha256>"},
 		{"incode/session_failed/valid/no_interview_id.json", 1, "incode:session_failed:<sha256>"},
-		{"attestr/default/valid/flowx_completed.json", 0, "attestr:flowx.completed:AQ0jPe2Y_J_09hiBEo"},
-		{"attestr/default/valid/async_errored_request_id_only.json", 0, "attestr:async.errored:c0d1e2f4"},
+		{"attestr/default/valid/flowx_completed.json", 0, "attestr:flowx.completed:AQ0jPe2Y_J_09hiBEo:<sha256>"},
+		{"attestr/default/valid/async_errored_request_id_only.json", 0, "attestr:async.errored:c0d1e2f4:<sha256>"},
 		{"idwise/default/valid/finished_spot_check_no_journey_id.json", 0, "idwise:90617283-a4b5-4c6d-af70-8192a3b4c5dc"},
 		{"idwise/default/valid/aml_monior_update_typo.json", 0, "idwise:7e4f5061-8293-4a4b-8d5e-6f708192a3ba"},
 		{"idwise/default/valid/legacy_step_submitted_without_event_id.json", 1, "idwise:Step Submitted:6720f1a2b3c4d5e6f7a8b22e:<sha256>"},
+		{"idwise/default/valid/event_id_number.json", 0, "idwise:4711"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.fixture, func(t *testing.T) {

@@ -19,7 +19,9 @@ type Ack struct {
 }
 
 // Preset is what `vendor <name> [<family>]` selects: the schema, the default
-// idempotency keys, the dedup window, the event name and the ack.
+// idempotency keys, the dedup window, the event name and the ack. The README's
+// vendor guide prints this table (TestREADMEPresetTable keeps the two equal),
+// and docs/vendors.md gives the vendor facts behind each choice, with sources.
 type Preset struct {
 	// Vendor is the preset name: "unico_idcloud", "unico_magiclink", "incode",
 	// "attestr" or "idwise".
@@ -29,13 +31,21 @@ type Preset struct {
 	Family string
 	// Schema is the name of the embedded schema (see Names and Compile).
 	Schema string
+	// Requires says in a few words what the schema refuses to do without:
+	// the envelope and the fields the keys and the event name are built from.
+	Requires string
 	// Keys are idempotency key templates, tried in order: the first one whose
-	// {webhook.json.*} placeholders are all present wins. The last one always
-	// resolves for a payload that passes Schema.
+	// placeholders are all present wins. A key names one delivery, never an
+	// entity: it is the vendor's per-event id, or it includes the body hash.
 	Keys []string
-	// DedupWindow overrides the gateway's default dedup window (24h) when
-	// non-zero. Incode watchlist uses 10m: identical bodies recur legitimately.
+	// KeyReason is the one-line reason for Keys.
+	KeyReason string
+	// DedupWindow is how long a key is remembered: the vendor's documented
+	// retry horizon with margin, and no more. Identical bytes inside it are a
+	// retry; outside it they are a new event.
 	DedupWindow time.Duration
+	// WindowReason is the vendor's retry behaviour that DedupWindow covers.
+	WindowReason string
 	// Event is the value of the X-Webhook-Event header on the forwarded
 	// request: a template such as "{webhook.json.event}" or a constant.
 	Event string
@@ -57,6 +67,28 @@ const (
 	vendorIDWise         = "idwise"
 )
 
+// Dedup windows, one per vendor retry policy (docs/vendors.md).
+const (
+	// unicoWindow: Unico's retry count and interval are set per webhook by
+	// its onboarding team, so no horizon is known; a day covers any sane setting.
+	unicoWindow = 24 * time.Hour
+	// incodeWindow: 5 attempts, 30 s × 2.5 backoff, about 32 min in all.
+	incodeWindow = time.Hour
+	// attestrWindow: one attempt and no retries; only network-level repeats
+	// (a proxy or client that resent the request) can be duplicates.
+	attestrWindow = 10 * time.Minute
+	// idwiseWindow: retries at 5, 10 and 15 min, then an e-mail.
+	idwiseWindow = time.Hour
+)
+
+const (
+	unicoWindowReason   = "Unico's retry count and interval are configured per webhook, so no horizon is known: 24 h covers any sane setting"
+	incodeWindowReason  = "Incode retries 5 times with 30 s × 2.5 backoff, about 32 min in all: 1 h covers it with margin"
+	attestrWindowReason = "Attestr makes one attempt and never retries: 10 min covers network-level repeats only"
+	idwiseWindowReason  = "IDWise retries at 5, 10 and 15 min: 1 h covers it with margin"
+	bodyHashReason      = "no per-event id is sent, so the body hash is in the key: distinct bodies never share a key"
+)
+
 // vendorSpec describes one vendor's presets.
 type vendorSpec struct {
 	// familyRequired is set when the vendor has no preset without a family.
@@ -73,98 +105,124 @@ var incodeSessionFamilies = []string{
 
 // presets is the preset table, keyed by vendor.
 var presets = func() map[string]vendorSpec {
-	mlStepKey := "unico:ml:step:{webhook.json.user_id}:{webhook.json.step}:{webhook.json.completed_on}"
-	mlStepHashKey := "unico:ml:step:{webhook.json.step}:{webhook.body_sha256}"
+	unico := func(p Preset) Preset {
+		p.DedupWindow, p.WindowReason = unicoWindow, unicoWindowReason
+		return p
+	}
+	incode := func(p Preset) Preset {
+		p.DedupWindow, p.WindowReason = incodeWindow, incodeWindowReason
+		return p
+	}
+	mlStepKey := "unico:ml:step:{webhook.json.step}:{webhook.body_sha256}"
 	t := map[string]vendorSpec{
 		vendorUnicoIDCloud: {presets: map[string]Preset{
-			"": {
-				Schema: "unico.idcloud.process",
-				Keys: []string{
-					"unico:idcloud:{webhook.json.processId}:{webhook.json.state}",
-					"unico:idcloud:{webhook.body_sha256}",
-				},
-				Event: "process",
-			},
+			"": unico(Preset{
+				Schema:    "unico.idcloud.process",
+				Requires:  "an object with processId and state",
+				Keys:      []string{"unico:idcloud:{webhook.json.processId}:{webhook.json.state}:{webhook.body_sha256}"},
+				KeyReason: "no per-event id; processId and state for readability, and the body hash, so FINISHED/ok and FINISHED/invalid_identity of one process are two events",
+				Event:     "process",
+			}),
 		}},
 		vendorUnicoMagicLink: {presets: map[string]Preset{
-			"": {
-				Schema: "unico.magiclink.v2",
-				Keys:   []string{mlStepKey, mlStepHashKey, "unico:ml:{webhook.body_sha256}"},
-				Event:  "magiclink",
-			},
-			"step": {
-				Schema: "unico.magiclink.v2.step",
-				Keys:   []string{mlStepKey, mlStepHashKey, "unico:ml:step:{webhook.body_sha256}"},
-				Event:  "step",
-			},
-			"document_recapture": {
-				Schema: "unico.magiclink.v2.document_recapture",
-				Keys:   []string{"unico:ml:document_recapture:{webhook.body_sha256}"},
-				Event:  "document_recapture",
-			},
-			"results": {
-				Schema: "unico.magiclink.v2.results",
-				Keys:   []string{"unico:ml:results:{webhook.body_sha256}"},
-				Event:  "results",
-			},
+			"": unico(Preset{
+				Schema:    "unico.magiclink.v2",
+				Requires:  "by shape: a step event needs step; a re-capture needs ine_front, ine_back or document_type; a results event any non-empty object",
+				Keys:      []string{mlStepKey, "unico:ml:{webhook.body_sha256}"},
+				KeyReason: bodyHashReason,
+				Event:     "magiclink",
+			}),
+			"step": unico(Preset{
+				Schema:    "unico.magiclink.v2.step",
+				Requires:  "an object with step",
+				Keys:      []string{mlStepKey},
+				KeyReason: bodyHashReason,
+				Event:     "step",
+			}),
+			"document_recapture": unico(Preset{
+				Schema:    "unico.magiclink.v2.document_recapture",
+				Requires:  "an object with ine_front, ine_back or document_type",
+				Keys:      []string{"unico:ml:document_recapture:{webhook.body_sha256}"},
+				KeyReason: bodyHashReason,
+				Event:     "document_recapture",
+			}),
+			"results": unico(Preset{
+				Schema:    "unico.magiclink.v2.results",
+				Requires:  "a non-empty object (no public sample names an identifying field)",
+				Keys:      []string{"unico:ml:results:{webhook.body_sha256}"},
+				KeyReason: bodyHashReason,
+				Event:     "results",
+			}),
 		}},
 		vendorIncode: {familyRequired: true, presets: map[string]Preset{
-			"onboarding_status": {
-				Schema: "incode.onboarding_status",
+			"onboarding_status": incode(Preset{
+				Schema:    "incode.onboarding_status",
+				Requires:  "an object with interviewId and onboardingStatus",
+				Keys:      []string{"incode:onboarding_status:{webhook.json.interviewId}:{webhook.json.onboardingStatus}:{webhook.body_sha256}"},
+				KeyReason: "no per-event id, and a status can recur after a re-review: the body hash tells the notifications apart",
+			}),
+			"videoselfie": incode(Preset{
+				Schema:    "incode.videoselfie",
+				Requires:  "an object with interviewId",
+				Keys:      []string{"incode:videoselfie:{webhook.json.interviewId}:{webhook.body_sha256}"},
+				KeyReason: bodyHashReason,
+			}),
+			"watchlist": incode(Preset{
+				Schema:    "incode.watchlist",
+				Requires:  "an object with ref or search_id",
+				Keys:      []string{"incode:watchlist:{webhook.body_sha256}"},
+				KeyReason: "one search notifies many times with the same ids: only identical bytes are a retry",
+			}),
+			"face_authentication": incode(Preset{
+				Schema:   "incode.face_authentication",
+				Requires: "an object with transactionId, interviewId, customerId or overallStatus",
 				Keys: []string{
-					"incode:onboarding_status:{webhook.json.interviewId}:{webhook.json.onboardingStatus}",
-					"incode:onboarding_status:{webhook.body_sha256}",
-				},
-			},
-			"videoselfie": {
-				Schema: "incode.videoselfie",
-				Keys: []string{
-					"incode:videoselfie:{webhook.json.interviewId}",
-					"incode:videoselfie:{webhook.body_sha256}",
-				},
-			},
-			"watchlist": {
-				Schema:      "incode.watchlist",
-				Keys:        []string{"incode:watchlist:{webhook.body_sha256}"},
-				DedupWindow: 10 * time.Minute,
-			},
-			"face_authentication": {
-				Schema: "incode.face_authentication",
-				Keys: []string{
-					"incode:face_authentication:{webhook.json.transactionId}",
+					"incode:face_authentication:{webhook.json.transactionId}:{webhook.body_sha256}",
 					"incode:face_authentication:{webhook.body_sha256}",
 				},
-			},
+				KeyReason: bodyHashReason,
+			}),
 		}},
 		vendorAttestr: {presets: map[string]Preset{
 			"": {
-				Schema: "attestr.event",
+				Schema:   "attestr.event",
+				Requires: "{event, payload} with payload an object; flowx.* and factx.query also need payload._id",
 				Keys: []string{
-					"attestr:{webhook.json.event}:{webhook.json.payload._id|payload.requestId}",
+					"attestr:{webhook.json.event}:{webhook.json.payload._id|payload.requestId}:{webhook.body_sha256}",
 					"attestr:{webhook.json.event}:{webhook.body_sha256}",
 				},
-				Event: "{webhook.json.event}",
+				KeyReason:    "payload._id names a handshake or profile, not a delivery (a profile gets many factx.query): the body hash tells them apart",
+				DedupWindow:  attestrWindow,
+				WindowReason: attestrWindowReason,
+				Event:        "{webhook.json.event}",
 			},
 		}},
 		vendorIDWise: {presets: map[string]Preset{
 			"": {
-				Schema: "idwise.event",
+				Schema:   "idwise.event",
+				Requires: "{event, body} with body an object that has eventId, journeyId or spotCheckJourneyId",
 				Keys: []string{
 					"idwise:{webhook.json.body.eventId}",
 					"idwise:{webhook.json.event}:{webhook.json.body.journeyId|body.spotCheckJourneyId}:{webhook.body_sha256}",
 					"idwise:{webhook.json.event}:{webhook.body_sha256}",
 				},
-				Event: "{webhook.json.event}",
+				KeyReason:    "body.eventId is IDWise's per-event id, the same on every retry; legacy bodies without it fall back to the body hash",
+				DedupWindow:  idwiseWindow,
+				WindowReason: idwiseWindowReason,
+				Event:        "{webhook.json.event}",
 			},
 		}},
 	}
 	for _, f := range incodeSessionFamilies {
-		keys := []string{"incode:" + f + ":{webhook.json.interviewId}", "incode:" + f + ":{webhook.body_sha256}"}
-		if f == "session_progress" {
-			// Session Progress recurs for the same session (each resumed link).
-			keys = []string{"incode:" + f + ":{webhook.json.interviewId}:{webhook.body_sha256}", "incode:" + f + ":{webhook.body_sha256}"}
-		}
-		t[vendorIncode].presets[f] = Preset{Schema: "incode.session", Keys: keys}
+		t[vendorIncode].presets[f] = incode(Preset{
+			Schema:   "incode.session",
+			Requires: "an object with interviewId, externalId, externalCustomerId, clientId or flowId",
+			Keys: []string{
+				"incode:" + f + ":{webhook.json.interviewId}:{webhook.body_sha256}",
+				"incode:" + f + ":{webhook.body_sha256}",
+			},
+			KeyReason: "one interview has many session notifications (other flow, other time): the body hash tells them apart",
+		})
 	}
 	for v, spec := range t {
 		for f, p := range spec.presets {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
 	"github.com/webhookgw/caddy-webhook-gateway/schemas"
 )
 
@@ -30,6 +32,20 @@ func allPresets(t testing.TB) []schemas.Preset {
 		}
 	}
 	return out
+}
+
+// compiledPreset looks up a preset and compiles its schema.
+func compiledPreset(t testing.TB, vendor, family string) (schemas.Preset, *jsonschema.Schema) {
+	t.Helper()
+	p, err := schemas.Lookup(vendor, family)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, err := schemas.Compile(p.Schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, sch
 }
 
 func presetName(p schemas.Preset) string {
@@ -97,10 +113,11 @@ func TestLookup(t *testing.T) {
 				t.Errorf("Lookup = {Vendor:%q Family:%q Schema:%q Event:%q}, want {%q %q %q %q}",
 					p.Vendor, p.Family, p.Schema, p.Event, tc.vendor, tc.family, tc.schema, tc.event)
 			}
-			wantWindow := time.Duration(0)
-			if tc.vendor == "incode" && tc.family == "watchlist" {
-				wantWindow = 10 * time.Minute
-			}
+			// Each vendor's retry horizon with margin (docs/vendors.md).
+			wantWindow := map[string]time.Duration{
+				"unico_idcloud": 24 * time.Hour, "unico_magiclink": 24 * time.Hour,
+				"incode": time.Hour, "attestr": 10 * time.Minute, "idwise": time.Hour,
+			}[tc.vendor]
 			if p.DedupWindow != wantWindow {
 				t.Errorf("DedupWindow = %v, want %v", p.DedupWindow, wantWindow)
 			}
@@ -191,6 +208,9 @@ func requiredBySchema(doc map[string]any, path string) bool {
 			return false
 		}
 		node = next
+	}
+	if node["$ref"] == "_defs.json#/$defs/id" { // a non-empty string, or a number
+		return true
 	}
 	minLength, _ := node["minLength"].(float64)
 	return node["type"] == "string" && minLength >= 1

@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -259,5 +261,52 @@ func TestStoreDirLocked(t *testing.T) {
 	if s, err := Open(StoreConfig{Dir: dir}, nil); err == nil {
 		_ = s.Close()
 		t.Fatal("a second store opened the same directory")
+	}
+}
+
+// TestPermanentRefusal: a message the store can never take (headers over its
+// 64 KiB limit) is reported as permanent, so the adapter does not answer a 503
+// the vendor would retry forever. The adapter bounds keys, so only a caller
+// that skips the bound can get here.
+func TestPermanentRefusal(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	ev := event("01JPERM0000000000000000001")
+	ev.Key = strings.Repeat("k", 70<<10)
+	_, err := r.Accept(testCtx(t), "kperm", ev)
+	if err == nil || !IsPermanent(err) {
+		t.Fatalf("Accept = %v, want a permanent refusal", err)
+	}
+	if IsPermanent(errors.New("store: context deadline exceeded")) {
+		t.Fatal("a timeout counted as permanent")
+	}
+}
+
+// TestForwardedHeadersBounded: vendor headers past the budget are not stored,
+// so no sender can make an event too big for the store's header limit.
+func TestForwardedHeadersBounded(t *testing.T) {
+	ev := event("01JHDR00000000000000000001")
+	ev.Header = http.Header{}
+	for i := range 100 {
+		ev.Header.Set(fmt.Sprintf("X-Trace-%03d", i), strings.Repeat("v", 3<<10))
+	}
+	ev.Header.Set("X-Huge", strings.Repeat("h", 5<<10))
+	h := encodeEvent(ev, 0)
+	size := 0
+	for k, vs := range h {
+		if strings.HasPrefix(k, hdrFwdPfx) {
+			for _, v := range vs {
+				size += len(k) + len(v) + 4
+			}
+		}
+	}
+	if size > maxForwardedHeaderBytes {
+		t.Fatalf("%d bytes of forwarded headers stored, want ≤ %d", size, maxForwardedHeaderBytes)
+	}
+	if h.Get(hdrFwdPfx+"X-Huge") != "" {
+		t.Fatal("a value over the per-value bound was kept")
+	}
+	if h.Get(hdrFwdPfx+"X-Trace-000") == "" {
+		t.Fatal("the first headers within the budget were dropped")
 	}
 }

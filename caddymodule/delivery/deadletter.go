@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -24,7 +25,7 @@ const (
 	ReasonMaxAttempts  = "max_attempts"
 	ReasonMaxAge       = "max_age"
 	ReasonDeadLetterOn = "dead_letter_on"
-	ReasonQuarantine   = "quarantine"
+	ReasonSchema       = "schema" // on_invalid quarantine: the body failed the route's schema
 	ReasonUndecodable  = "undecodable"
 )
 
@@ -68,8 +69,8 @@ type failure struct {
 
 // deadLetter moves msg to the dead letters and settles it. If the dead-letter stream cannot take
 // it, the message is retried later.
-func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
+func (r *Route) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
+	pctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	h := make(nats.Header, len(msg.Headers())+8)
 	for k, vs := range msg.Headers() {
@@ -85,7 +86,7 @@ func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMet
 	if !replay {
 		h[hdrKeyHash] = []string{strings.TrimPrefix(msg.Subject(), r.evPfx)}
 	}
-	id, err := r.publishDeadLetter(ctx, id, src, h, msg.Data(), f)
+	id, _, err := r.publishDeadLetter(pctx, id, src, h, msg.Data(), f)
 	if err != nil {
 		st.obs.Attempt(r.route, ResultError, f.status, f.latency)
 		st.log.Error("dead letter failed", zap.String("route", r.route), zap.String("id", id), zap.Error(err))
@@ -98,66 +99,89 @@ func (r *Route) deadLetter(st *settings, msg jetstream.Msg, md *jetstream.MsgMet
 	st.obs.DeadLettered(r.route)
 	st.log.Error("delivery dead-lettered", zap.String("route", r.route), zap.String("id", id),
 		zap.String("reason", f.reason), zap.Int("attempt", f.attempts), zap.Int("status", f.status), zap.Error(f.err))
-	r.complete(st, msg, md, replay)
+	r.complete(ctx, st, msg, md, replay)
 }
 
 // publishDeadLetter stores a dead letter under its event ID, once per source message: when the
-// same message is dead-lettered again (a redelivery after a crash), the existing record stays.
-// If another event already holds the ID, the record gets the ID "<id>-<src>". It returns the
-// dead letter's ID.
-func (r *Route) publishDeadLetter(ctx context.Context, id, src string, h nats.Header, body []byte, f failure) (string, error) {
+// same message is dead-lettered again (a redelivery after a crash), the existing record stays
+// and existed is true. If another event already holds the ID, the record gets the ID
+// "<id>-<src>". It returns the dead letter's ID.
+func (r *Route) publishDeadLetter(ctx context.Context, id, src string, h nats.Header, body []byte, f failure) (token string, existed bool, err error) {
 	h[hdrReason] = []string{f.reason}
 	h[hdrDeadAt] = []string{r.now().UTC().Format(time.RFC3339Nano)}
 	h[hdrAttempts] = []string{strconv.Itoa(f.attempts)}
 	h[hdrLastStatus] = []string{strconv.Itoa(f.status)}
 	h[hdrSource] = []string{src}
 	if f.err != nil {
-		h[hdrLastError] = []string{HeaderSafe(f.err.Error())}
+		h[hdrLastError] = []string{HeaderSafe(truncate(f.err.Error(), maxLastError))}
 	}
 	for _, token := range []string{id, id + "-" + src} {
 		h[hdrID] = []string{token}
 		h[hdrExpectSubjSeq] = []string{"0"}
 		_, err := r.s.js.PublishMsg(ctx, &nats.Msg{Subject: r.dlPfx + token, Header: h, Data: body})
 		if err == nil {
-			return token, nil
+			return token, false, nil
 		}
 		if !isWrongLastSeq(err) {
-			return token, err
+			return token, false, err
 		}
 		old, err := r.dl.GetLastMsgForSubject(ctx, r.dlPfx+token)
 		if err != nil && !isNotFound(err) {
-			return token, err
+			return token, false, err
 		}
 		if err == nil && first(old.Header, hdrSource) == src {
-			return token, nil
+			return token, true, nil
 		}
 	}
-	return id, errors.New("dead letter id in use")
+	return id, false, errors.New("dead letter id in use")
+}
+
+// maxLastError bounds the error text kept with a dead letter (a header of the stored message).
+const maxLastError = 2 << 10
+
+// truncate cuts s to at most n bytes at a UTF-8 boundary, marking the cut with "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	n -= len("…")
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Quarantine stores ev with the dead letters without delivering it (on_invalid quarantine):
-// reason says why it was refused, in words fit for the admin API (no body, no secret). It returns
-// only after the store acknowledged it.
-func (r *Route) Quarantine(ctx context.Context, ev *Event, reason string) error {
-	if ev == nil {
-		return errors.New("nil event")
+// reason says why the schema refused it, in words fit for the admin API (no body, no secret).
+// Quarantine dedups like Accept: the dead letter's ID is derived from keyHash and set in ev.ID,
+// so the same body sent again finds the record it made and reports dup=true (nothing new is
+// stored) until that dead letter is replayed or deleted. It returns only after the store
+// acknowledged the record.
+func (r *Route) Quarantine(ctx context.Context, keyHash string, ev *Event, reason string) (dup bool, err error) {
+	if err := validToken("key hash", keyHash); err != nil {
+		return false, err
 	}
-	if ev.ID == "" {
-		ev.ID = NewID()
-	} else if err := validToken("event id", ev.ID); err != nil {
-		return err
+	if ev == nil {
+		return false, errors.New("nil event")
 	}
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
 	}
-	src := "q" + NewID()
-	f := failure{reason: ReasonQuarantine, err: errors.New(reason)}
-	if _, err := r.publishDeadLetter(ctx, ev.ID, src, encodeEvent(ev, 8), ev.Body, f); err != nil {
-		return fmt.Errorf("store: %w", err)
+	ev.ID = quarantinePrefix + keyHash
+	f := failure{reason: ReasonSchema, err: errors.New(reason)}
+	id, existed, err := r.publishDeadLetter(ctx, ev.ID, ev.ID, encodeEvent(ev, 8), ev.Body, f)
+	if err != nil {
+		return false, fmt.Errorf("store: %w", err)
 	}
-	r.set.Load().obs.DeadLettered(r.route)
-	return nil
+	ev.ID = id
+	if !existed {
+		r.set.Load().obs.DeadLettered(r.route)
+	}
+	return existed, nil
 }
+
+// quarantinePrefix starts the ID of a quarantined event, which is derived from its key hash.
+const quarantinePrefix = "q"
 
 // DeadLetters lists up to limit dead letters (default 100, at most 1000), oldest first, without
 // their bodies.

@@ -33,8 +33,8 @@ func TestDeadLetterAdmin(t *testing.T) {
 		return err == nil && st.Dead == 3 && st.Pending == 0
 	})
 	quarantined := event("01JDLA00000000000000000004")
-	if err := r.Quarantine(testCtx(t), quarantined, "schema: /status is required"); err != nil {
-		t.Fatalf("quarantine: %v", err)
+	if dup, err := r.Quarantine(testCtx(t), "kq", quarantined, "schema: /status is required"); err != nil || dup {
+		t.Fatalf("quarantine: dup=%v, %v", dup, err)
 	}
 
 	t.Run("list", func(t *testing.T) {
@@ -65,7 +65,7 @@ func TestDeadLetterAdmin(t *testing.T) {
 			t.Fatalf("dead letter = %+v", d)
 		}
 		q, err := r.DeadLetter(testCtx(t), quarantined.ID)
-		if err != nil || q.Reason != ReasonQuarantine || q.LastError != "schema: /status is required" {
+		if err != nil || q.Reason != ReasonSchema || q.LastError != "schema: /status is required" {
 			t.Fatalf("quarantined = %+v, %v", q, err)
 		}
 		if _, err := r.DeadLetter(testCtx(t), "01JDLA0000000000000000000X"); !errors.Is(err, ErrNotFound) {
@@ -108,21 +108,47 @@ func TestDeadLetterAdmin(t *testing.T) {
 	})
 }
 
-func TestDeadLetterIDInUse(t *testing.T) {
+// TestQuarantineDedups: the same bad body (one key) quarantined three times is
+// one dead letter; another key is another.
+func TestQuarantineDedups(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
-	for range 2 {
-		if err := r.Quarantine(testCtx(t), event("01JDUP00000000000000000001"), "invalid"); err != nil {
+	var first string
+	for i := range 3 {
+		ev := event("01JDUP00000000000000000001")
+		dup, err := r.Quarantine(testCtx(t), "k1", ev, "invalid")
+		if err != nil {
 			t.Fatal(err)
 		}
+		if dup != (i > 0) {
+			t.Fatalf("quarantine %d: dup=%v", i, dup)
+		}
+		if i == 0 {
+			first = ev.ID
+		} else if ev.ID != first {
+			t.Fatalf("quarantine %d got id %s, the first %s", i, ev.ID, first)
+		}
+	}
+	if dup, err := r.Quarantine(testCtx(t), "k2", event("01JDUP00000000000000000001"), "invalid"); err != nil || dup {
+		t.Fatalf("another key: dup=%v, %v", dup, err)
 	}
 	list, err := r.DeadLetters(testCtx(t), 10)
 	if err != nil || len(list) != 2 || list[0].ID == list[1].ID {
-		t.Fatalf("two events with one id: %+v, %v", list, err)
+		t.Fatalf("dead letters %+v, %v; want 2", list, err)
 	}
 	for _, d := range list {
+		if d.Reason != ReasonSchema {
+			t.Errorf("reason %q, want %q", d.Reason, ReasonSchema)
+		}
 		if _, err := r.DeadLetter(testCtx(t), d.ID); err != nil {
 			t.Fatalf("show %s: %v", d.ID, err)
 		}
+	}
+	// Once replayed, the dead letter is gone, and the same body is kept again.
+	if err := r.Replay(testCtx(t), first); err != nil {
+		t.Fatal(err)
+	}
+	if dup, err := r.Quarantine(testCtx(t), "k1", event("01JDUP00000000000000000001"), "invalid"); err != nil || dup {
+		t.Fatalf("after replay: dup=%v, %v", dup, err)
 	}
 }

@@ -2,7 +2,9 @@ package delivery
 
 import (
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +60,15 @@ const (
 
 var errUndecodable = errors.New("stored message is not an event")
 
+// Bounds on the vendor headers an event carries to the application. The store refuses a message
+// whose headers exceed 64 KiB, and a sender controls these, so they are capped well below that:
+// an event is never refused (or answered 503 forever) because of its headers. Fields past the
+// budget, in name order, are not forwarded.
+const (
+	maxForwardedHeaderBytes = 16 << 10
+	maxForwardedValueBytes  = 4 << 10
+)
+
 // encodeEvent returns the NATS headers that carry ev beside its body. extra reserves room for
 // headers the caller adds.
 func encodeEvent(ev *Event, extra int) nats.Header {
@@ -68,18 +79,23 @@ func encodeEvent(ev *Event, extra int) nats.Header {
 	setIf(h, hdrKey, ev.Key)
 	h[hdrReceived] = []string{ev.ReceivedAt.UTC().Format(time.RFC3339Nano)}
 	setIf(h, hdrContentType, ev.ContentType)
-	for k, vs := range ev.Header {
+	budget := maxForwardedHeaderBytes
+	for _, k := range slices.Sorted(maps.Keys(ev.Header)) {
 		if !httpguts.ValidHeaderFieldName(k) {
 			continue
 		}
-		kept := make([]string, 0, len(vs))
-		for _, v := range vs {
-			if httpguts.ValidHeaderFieldValue(v) {
-				kept = append(kept, v)
+		name := hdrFwdPfx + http.CanonicalHeaderKey(k)
+		var kept []string
+		for _, v := range ev.Header[k] {
+			size := len(name) + len(v) + 4 // "name: value\r\n"
+			if len(v) > maxForwardedValueBytes || size > budget || !httpguts.ValidHeaderFieldValue(v) {
+				continue
 			}
+			budget -= size
+			kept = append(kept, v)
 		}
 		if len(kept) > 0 {
-			h[hdrFwdPfx+http.CanonicalHeaderKey(k)] = kept
+			h[name] = kept
 		}
 	}
 	return h

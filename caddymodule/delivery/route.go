@@ -55,7 +55,8 @@ type Route struct {
 }
 
 // Route creates or updates the streams of the route named cfg.Name (and its consumer in forward
-// mode) and returns a Route ready to Start. It is idempotent: calling it again with the same name
+// mode) and returns a Route ready to Start. A store that does not answer is retried for up to
+// StoreConfig.ReadyTimeout. It is idempotent: calling it again with the same name
 // in another process (or after a restart) attaches to the same queue and dedup window. Call it
 // once per name per process and keep the Route (the adapter's UsagePool does).
 func (s *Store) Route(cfg RouteConfig) (*Route, error) {
@@ -71,10 +72,9 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 		freed:   make(chan struct{}, 1),
 		updated: make(chan struct{}, 1),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
+	deadline := time.Now().Add(s.cfg.ReadyTimeout)
 	var err error
-	r.ev, err = s.ensureStream(ctx, jetstream.StreamConfig{
+	r.ev, err = s.ensureStream(deadline, jetstream.StreamConfig{
 		Name:              r.evStream,
 		Description:       "webhook gateway events and dedup keys of route " + r.route,
 		Subjects:          []string{r.evPfx + "*", r.rpPfx + "*"},
@@ -93,7 +93,7 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.dl, err = s.ensureStream(ctx, jetstream.StreamConfig{
+	r.dl, err = s.ensureStream(deadline, jetstream.StreamConfig{
 		Name:              r.dlStream,
 		Description:       "webhook gateway dead letters of route " + r.route,
 		Subjects:          []string{r.dlPfx + "*"},
@@ -109,7 +109,11 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 	}
 	r.Update(cfg)
 	if st := r.set.Load(); st.fwd != nil {
-		if _, err := r.ensureConsumer(ctx, st); err != nil {
+		err := retryStore(deadline, readyAttempt, s.log, "create consumer on "+r.evStream, func(ctx context.Context) error {
+			_, err := r.ensureConsumer(ctx, st)
+			return err
+		})
+		if err != nil {
 			return nil, err
 		}
 	}

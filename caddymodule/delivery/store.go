@@ -52,7 +52,9 @@ type StoreConfig struct {
 	// all (the gateway connects in-process).
 	Listen string
 	// ReadyTimeout bounds how long Open waits for the server (recovery of a large store) or the
-	// cluster; default 30s.
+	// cluster to answer, and how long Route retries creating the route's streams and consumer
+	// (a cluster without a meta or stream leader, another gateway creating them at the same
+	// time); default 30s.
 	ReadyTimeout time.Duration
 	// MaxPayload is the embedded server's largest message (event body plus headers); default 8 MiB.
 	// On an external cluster the server's max_payload applies (Store.MaxPayload).
@@ -64,6 +66,7 @@ const (
 	defaultReadyTimeout = 30 * time.Second
 	defaultMaxPayload   = 8 << 20
 	apiTimeout          = 10 * time.Second
+	dialTimeout         = 5 * time.Second // one connection attempt to one cluster server
 )
 
 // Store is an open JetStream store: the embedded server or a connection to a cluster.
@@ -82,7 +85,8 @@ type Store struct {
 }
 
 // Open starts the embedded server (or connects to the cluster given by cfg.URLs) and waits,
-// at most cfg.ReadyTimeout, until JetStream answers.
+// at most cfg.ReadyTimeout, until JetStream answers. A cluster that cannot be reached, or has
+// no meta leader, is retried within that time: it fails Open only if it does not come back.
 func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
@@ -93,6 +97,7 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 	if cfg.MaxPayload <= 0 {
 		cfg.MaxPayload = defaultMaxPayload
 	}
+	deadline := time.Now().Add(cfg.ReadyTimeout)
 	s := &Store{cfg: cfg, log: log, replicas: 1, routes: make(map[*Route]struct{})}
 	var err error
 	if len(cfg.URLs) > 0 {
@@ -109,9 +114,10 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 	}
 	s.js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(apiTimeout))
 	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ReadyTimeout)
-		_, err = s.js.AccountInfo(ctx)
-		cancel()
+		err = retryStore(deadline, firstAttempt, log, "jetstream account info", func(ctx context.Context) error {
+			_, err := s.js.AccountInfo(ctx)
+			return err
+		})
 	}
 	if err != nil {
 		s.shutdown()
@@ -120,11 +126,14 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 	return s, nil
 }
 
-// connect dials the external cluster.
+// connect dials the external cluster. A cluster that cannot be reached yet does not fail it:
+// the connection starts in the reconnecting state (RetryOnFailedConnect), and Open's readiness
+// check waits for it.
 func (s *Store) connect() error {
 	opts := []nats.Option{
 		nats.Name("caddy-webhook-gateway"),
-		nats.Timeout(s.cfg.ReadyTimeout),
+		nats.Timeout(dialTimeout),
+		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -209,9 +218,16 @@ func (s *Store) register(r *Route, running bool) {
 	}
 }
 
-// ensureStream creates the stream or updates it to cfg.
-func (s *Store) ensureStream(ctx context.Context, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
-	st, err := s.js.CreateOrUpdateStream(ctx, cfg)
+// ensureStream creates the stream or updates it to cfg, retrying until deadline. Concurrent
+// creators converge: whichever request loses (a timeout, "already in use") is retried, and
+// CreateOrUpdateStream then finds the stream and updates it to the same config.
+func (s *Store) ensureStream(deadline time.Time, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	var st jetstream.Stream
+	err := retryStore(deadline, readyAttempt, s.log, "create stream "+cfg.Name, func(ctx context.Context) error {
+		var err error
+		st, err = s.js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", cfg.Name, err)
 	}

@@ -15,11 +15,10 @@ import (
 )
 
 const (
-	fetchWait  = 2 * time.Second  // longest pull request; bounds how late a Stop is noticed
-	abortWait  = 5 * time.Second  // after a drain timed out, wait this long for cancelled attempts
-	maxPause   = 30 * time.Second // longest pause after a store error in the fetch loop
-	gateNakFor = time.Minute      // redelivery delay of events found while in gate mode
-	finalRetry = time.Second      // redelivery delay when bookkeeping after an attempt failed
+	fetchWait  = 2 * time.Second // longest pull request; bounds how late a Stop is noticed
+	abortWait  = 5 * time.Second // after a drain timed out, wait this long for cancelled attempts
+	gateNakFor = time.Minute     // redelivery delay of events found while in gate mode
+	finalRetry = time.Second     // redelivery delay when a dead letter could not be stored
 )
 
 // Start starts the route's delivery workers. They run under the route's own context, which only
@@ -85,10 +84,14 @@ func (r *Route) Stop(drain time.Duration) error {
 
 func (r *Route) logger() *zap.Logger { return r.set.Load().log }
 
-// supervise is the fetch loop: it keeps at most Concurrency events in flight.
+// supervise is the fetch loop: it keeps at most Concurrency events in flight. After a store
+// error it probes again on nextProbe's backoff, which is capped at probeMax, so deliveries
+// resume within a few seconds of the store's return however long it was away; one successful
+// fetch resets the backoff.
 func (r *Route) supervise(fetchCtx, workCtx context.Context) {
 	var cons jetstream.Consumer
 	var consAckWait, pause time.Duration
+	var failing storeTrouble
 	for fetchCtx.Err() == nil {
 		if pause > 0 && !sleepCtx(fetchCtx, pause) {
 			return
@@ -107,9 +110,9 @@ func (r *Route) supervise(fetchCtx, workCtx context.Context) {
 			cancel()
 			if err != nil {
 				if fetchCtx.Err() == nil {
-					st.log.Warn("delivery consumer unavailable", zap.String("route", r.route), zap.Error(err))
+					failing.fail(st.log, "delivery consumer unavailable", r.route, err)
 				}
-				pause = nextPause(pause)
+				pause = nextProbe(pause)
 				continue
 			}
 			cons, consAckWait = c, st.ackWait
@@ -149,12 +152,15 @@ func (r *Route) supervise(fetchCtx, workCtx context.Context) {
 		}
 		cancel()
 		if err != nil && fetchCtx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-			st.log.Warn("delivery fetch failed", zap.String("route", r.route), zap.Error(err))
+			failing.fail(st.log, "delivery fetch failed", r.route, err)
 			if errors.Is(err, jetstream.ErrConsumerNotFound) {
 				cons = nil
 			}
-			pause = nextPause(pause)
+			pause = nextProbe(pause)
 			continue
+		}
+		if err == nil || got > 0 {
+			failing.recovered(st.log, r.route)
 		}
 		if got == 0 && time.Since(started) < fetchWait/20 {
 			pause = fetchWait / 20 // an empty answer came back at once: do not spin
@@ -164,11 +170,32 @@ func (r *Route) supervise(fetchCtx, workCtx context.Context) {
 	}
 }
 
-func nextPause(p time.Duration) time.Duration {
-	if p == 0 {
-		return 100 * time.Millisecond
+// storeTrouble keeps the fetch loop's log to one warning when the store starts failing, debug
+// lines while it keeps failing (one per probe), and one line when it answers again.
+type storeTrouble struct {
+	since  time.Time
+	errors int
+}
+
+func (f *storeTrouble) fail(log *zap.Logger, msg, route string, err error) {
+	f.errors++
+	if f.errors == 1 {
+		f.since = time.Now()
+		log.Warn(msg, zap.String("route", route), zap.Error(err))
+		return
 	}
-	return min(2*p, maxPause)
+	if ce := log.Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(zap.String("route", route), zap.Int("errors", f.errors), zap.Error(err))
+	}
+}
+
+func (f *storeTrouble) recovered(log *zap.Logger, route string) {
+	if f.errors == 0 {
+		return
+	}
+	log.Info("delivery fetch recovered", zap.String("route", route), zap.Int("errors", f.errors),
+		zap.Duration("after", time.Since(f.since)))
+	*f = storeTrouble{}
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
@@ -209,12 +236,12 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	st := r.set.Load()
 	replay := strings.HasPrefix(msg.Subject(), r.rpPfx)
 	if _, ok := r.finalizing.Load(md.Sequence.Stream); ok {
-		r.complete(st, msg, md, replay)
+		r.complete(ctx, st, msg, md, replay)
 		return
 	}
 	ev, err := decodeEvent(h, msg.Data())
 	if err != nil {
-		r.deadLetter(st, msg, md, replay, failure{reason: ReasonUndecodable, err: err})
+		r.deadLetter(ctx, st, msg, md, replay, failure{reason: ReasonUndecodable, err: err})
 		return
 	}
 	if st.fwd == nil {
@@ -242,7 +269,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 			ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
 				zap.Int("status", res.status), zap.Duration("latency", res.latency))
 		}
-		r.complete(st, msg, md, replay)
+		r.complete(ctx, st, msg, md, replay)
 		return
 	}
 	now := r.now()
@@ -257,7 +284,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 		f.reason = ReasonMaxAge
 	}
 	if f.reason != "" {
-		r.deadLetter(st, msg, md, replay, f)
+		r.deadLetter(ctx, st, msg, md, replay, f)
 		return
 	}
 	delay := retryDelay(st.fwd, attempt, res.retryAfter, res.hasRetryAfter, r.rnd, now, deadline)
@@ -270,40 +297,75 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 }
 
 // complete records that msg needs no more delivery: an event is replaced by its dedup marker
-// (which expires with the window), a replay is deleted; then the message is acked. If the store
-// cannot take the marker, the message is kept and retried without calling the application again
-// while this process runs.
-func (r *Route) complete(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
-	defer cancel()
+// (which expires with the window), a replay is deleted; then the message is acked.
+//
+// A store that cannot take that record (no stream leader, a lost quorum) is retried from this
+// worker on nextProbe's backoff, and the message is kept meanwhile, its heartbeat holding the
+// ack deadline off. Handing it back would let the next fetch of any gateway sharing the queue
+// take it and deliver it again; the record of the delivery lives only here until the marker is
+// stored. Only a stop (ctx cancelled) ends the retries: the message then comes back after
+// AckWait, to this process (finalizing remembers it, so it is settled without another attempt)
+// or to another gateway, which delivers it again.
+func (r *Route) complete(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) {
 	seq := md.Sequence.Stream
-	var err error
-	if replay {
-		if err = r.ev.DeleteMsg(ctx, seq); isNotFound(err) {
-			err = nil
+	var hb *heartbeat
+	var wait time.Duration
+	failures := 0
+	for {
+		err := r.recordDone(st, msg, md, replay)
+		if err == nil {
+			break
 		}
-	} else {
-		m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
-		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
-		var ack *jetstream.PubAck
-		if ack, err = r.s.js.PublishMsg(ctx, m); isWrongLastSeq(err) {
-			err = nil // the key's subject has moved on; this event is gone already
-		} else if err == nil {
-			r.markers.add(ack.Sequence)
+		failures++
+		if hb == nil {
+			r.finalizing.Store(seq, struct{}{})
+			hb = startHeartbeat(msg, st.ackWait/3)
+			st.log.Error("delivery bookkeeping failed, retrying", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+		}
+		wait = nextProbe(wait)
+		if !sleepCtx(ctx, wait) {
+			hb.stop()
+			st.log.Warn("delivery bookkeeping abandoned by a stop; the event will be delivered again",
+				zap.String("route", r.route), zap.Uint64("seq", seq), zap.Int("failures", failures))
+			return
 		}
 	}
-	if err != nil {
-		r.finalizing.Store(seq, struct{}{})
-		st.log.Error("delivery bookkeeping failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
-		_ = msg.NakWithDelay(finalRetry)
-		return false
+	if hb != nil {
+		hb.stop()
+		st.log.Info("delivery bookkeeping recovered", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Int("failures", failures))
 	}
 	r.finalizing.Delete(seq)
-	if err := msg.DoubleAck(ctx); err != nil {
+	actx, cancel := context.WithTimeout(context.Background(), readyAttempt)
+	defer cancel()
+	if err := msg.DoubleAck(actx); err != nil {
 		// The message is no longer in the stream, so a redelivery is dropped by the server.
 		st.log.Debug("delivery ack failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
 	}
-	return true
+}
+
+// recordDone stores the record that msg was delivered (or dead-lettered): its marker, or for a
+// replay the deletion of the message. Repeating it after an error whose effect is unknown is
+// safe: the marker is published only on top of the event's own sequence.
+func (r *Route) recordDone(st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool) error {
+	ctx, cancel := context.WithTimeout(context.Background(), readyAttempt)
+	defer cancel()
+	seq := md.Sequence.Stream
+	if replay {
+		if err := r.ev.DeleteMsg(ctx, seq); err != nil && !isNotFound(err) {
+			return err
+		}
+		return nil
+	}
+	m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
+	m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
+	ack, err := r.s.js.PublishMsg(ctx, m)
+	if err != nil && !isWrongLastSeq(err) {
+		return err // a wrong last sequence means the key's subject has moved on: this event is gone already
+	}
+	if err == nil {
+		r.markers.add(ack.Sequence)
+	}
+	return nil
 }
 
 // requeue hands msg back for immediate redelivery. A plain Nak only queues it in the server's

@@ -401,7 +401,7 @@ func TestGateModeKeyWithControlCharacters(t *testing.T) {
 		t.Fatalf("status %d %s", resp.StatusCode, body)
 	}
 	got := up.received()[0].Header
-	if k := got.Get("X-Webhook-Idempotency-Key"); k != "idwise:evt%0D%0AX-Injected: 1" {
+	if k := got.Get("X-Webhook-Idempotency-Key"); k != "idwise:evt%0D%0AX-Injected%3A 1" {
 		t.Fatalf("key header %q", k)
 	}
 	if got.Get("X-Injected") != "" {

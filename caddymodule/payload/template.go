@@ -50,13 +50,34 @@ type part struct {
 //     every such event a duplicate of the first.
 //
 // As in Caddy, \{ and \} stand for literal braces; a lone } is literal.
+//
+// Values are joined so that no value can forge another key: in every value
+// taken from the body or a placeholder, '%', ':' and every byte of the literal
+// text between placeholders become %XX escapes, so "{a}:{b}" renders a="x:y",
+// b="z" as "x%3Ay:z", never as the key of a="x", b="y:z". For the same reason
+// two such placeholders may not stand side by side without literal text
+// between them ({webhook.body_sha256} has a fixed length and may).
+//
 // A Template is immutable and safe for concurrent use.
 type Template struct {
 	src      string
 	parts    []part
+	escape   byteSet // bytes escaped in values: '%', ':' and the separators
 	usesJSON bool
 	usesBody bool
 }
+
+// byteSet is a set of bytes.
+type byteSet [256 / 64]uint64
+
+func (b *byteSet) add(c byte)      { b[c>>6] |= 1 << (c & 63) }
+func (b *byteSet) has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
+func (b *byteSet) addAll(s string) {
+	for i := 0; i < len(s); i++ {
+		b.add(s[i])
+	}
+}
+func isVariable(k partKind) bool { return k == partJSON || k == partPlaceholder }
 
 // ParseTemplate parses s. Errors are one lower-case line that quotes s:
 // an unclosed brace, an empty placeholder, an empty JSON path or path
@@ -108,7 +129,35 @@ func ParseTemplate(s string) (*Template, error) {
 	if len(t.parts) == 0 {
 		return nil, templateError(s, "empty template")
 	}
+	if err := t.compileJoin(); err != nil {
+		return nil, templateError(s, err.Error())
+	}
 	return t, nil
+}
+
+// compileJoin computes the bytes escaped in values, and refuses two values
+// side by side, whose boundary no escape could mark.
+func (t *Template) compileJoin() error {
+	t.escape.add('%')
+	t.escape.add(':')
+	first, last := -1, -1
+	for k, p := range t.parts {
+		if p.kind != partLiteral {
+			if first < 0 {
+				first = k
+			}
+			last = k
+		}
+		if k > 0 && isVariable(p.kind) && isVariable(t.parts[k-1].kind) {
+			return errors.New("two placeholders side by side: put literal text (such as ':') between them, or one value could run into the next")
+		}
+	}
+	for k := first + 1; k < last; k++ {
+		if t.parts[k].kind == partLiteral {
+			t.escape.addAll(t.parts[k].text)
+		}
+	}
+	return nil
 }
 
 // templateError formats a parse error that quotes the template.
@@ -211,7 +260,7 @@ func (t *Template) render(doc any, body []byte, ph func(string) (string, bool), 
 		if !ok {
 			return "", false
 		}
-		vals[k] = v
+		vals[k] = t.escapeValue(v)
 	}
 	size := 0
 	for k := range t.parts {
@@ -226,6 +275,7 @@ func (t *Template) render(doc any, body []byte, ph func(string) (string, bool), 
 			if vals[k] == "" {
 				return "", false
 			}
+			vals[k] = t.escapeValue(vals[k])
 		case partBodySHA256:
 			h.of(body)
 			size += len(h.hex)
@@ -248,6 +298,31 @@ func (t *Template) render(doc any, body []byte, ph func(string) (string, bool), 
 		sb.WriteString(vals[k])
 	}
 	return sb.String(), true
+}
+
+// escapeValue writes every byte of v that is in t.escape as %XX. It
+// allocates only when v has such a byte.
+func (t *Template) escapeValue(v string) string {
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if t.escape.has(v[i]) {
+			n++
+		}
+	}
+	if n == 0 {
+		return v
+	}
+	const hexDigits = "0123456789ABCDEF"
+	b := make([]byte, 0, len(v)+2*n)
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if t.escape.has(c) {
+			b = append(b, '%', hexDigits[c>>4], hexDigits[c&15])
+			continue
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // lookupAlternatives returns the first path of alts that is found in doc.
@@ -282,12 +357,13 @@ func ParseKeyTemplates(ss []string) (KeyTemplates, error) {
 }
 
 // Render returns the first template of kt that resolves (see
-// [Template.Render]); the body is hashed at most once across them.
+// [Template.Render]), in its [Bound] form of at most [MaxKeyBytes]; the body is
+// hashed at most once across them.
 func (kt KeyTemplates) Render(doc any, body []byte, ph func(name string) (string, bool)) (string, bool) {
 	var sum bodyHash
 	for _, t := range kt {
 		if s, ok := t.render(doc, body, ph, &sum); ok {
-			return s, true
+			return Bound(s, MaxKeyBytes), true
 		}
 	}
 	return "", false

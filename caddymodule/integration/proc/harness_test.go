@@ -131,12 +131,13 @@ http://127.0.0.1:%d {
 				backoff 100ms 1s
 				max_attempts 1000
 				concurrency %d
+				header_up X-Test-Gateway %s
 			}
 		}
 	}
 	respond 404
 }
-`, g.adminPort, c.store, g.port, routePath, routeName, authUser, authPassword, c.appURL, conc)
+`, g.adminPort, c.store, g.port, routePath, routeName, authUser, authPassword, c.appURL, conc, g.name)
 }
 
 // start writes the Caddyfile and starts the process, then waits until the
@@ -145,6 +146,13 @@ func (g *gateway) start(c gwConfig) {
 	g.t.Helper()
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.launchLocked(c)
+	g.waitReadyLocked()
+}
+
+// launchLocked writes the Caddyfile and starts the process without waiting.
+func (g *gateway) launchLocked(c gwConfig) {
+	g.t.Helper()
 	if g.cmd != nil {
 		g.t.Fatalf("%s: already running", g.name)
 	}
@@ -173,7 +181,6 @@ func (g *gateway) start(c gwConfig) {
 		close(done)
 	}()
 	g.cmd, g.done = cmd, done
-	g.waitReadyLocked()
 }
 
 // childEnv is the test's environment with the XDG dirs (Caddy's data and
@@ -367,6 +374,7 @@ type app struct {
 type delivered struct {
 	id      string // X-Webhook-Id
 	attempt string // X-Webhook-Attempt
+	gateway string // X-Test-Gateway: the name of the gateway that delivered it
 	at      time.Time
 }
 
@@ -424,7 +432,8 @@ func (a *app) serve(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get("X-Webhook-Idempotency-Key")
 		a.mu.Lock()
 		a.deliveries[key] = append(a.deliveries[key], delivered{
-			id: r.Header.Get("X-Webhook-Id"), attempt: r.Header.Get("X-Webhook-Attempt"), at: time.Now(),
+			id: r.Header.Get("X-Webhook-Id"), attempt: r.Header.Get("X-Webhook-Attempt"),
+			gateway: r.Header.Get("X-Test-Gateway"), at: time.Now(),
 		})
 		a.total++
 		a.mu.Unlock()
@@ -516,7 +525,7 @@ func (a *app) expectExactlyOnce(led *ledger) {
 func describe(ds []delivered) string {
 	parts := make([]string, len(ds))
 	for i, d := range ds {
-		parts[i] = fmt.Sprintf("{id %s attempt %s at %s}", d.id, d.attempt, d.at.Format("15:04:05.000"))
+		parts[i] = fmt.Sprintf("{id %s attempt %s by %s at %s}", d.id, d.attempt, d.gateway, d.at.Format("15:04:05.000"))
 	}
 	return strings.Join(parts, " ")
 }
@@ -526,16 +535,17 @@ type ledger struct {
 	mu       sync.Mutex
 	sent     map[string]bool
 	acked    map[string]bool
-	stored   map[string]int // 2xx answers without X-Webhook-Duplicate
-	dupAcks  map[string]int // 2xx answers with X-Webhook-Duplicate: true
-	byStatus map[int]int    // answers by status, 0 for a transport error
+	ackedAt  map[string]time.Time // when the first 2xx came
+	stored   map[string]int       // 2xx answers without X-Webhook-Duplicate
+	dupAcks  map[string]int       // 2xx answers with X-Webhook-Duplicate: true
+	byStatus map[int]int          // answers by status, 0 for a transport error
 	lastErr  string
 	lastBad  string // the last non-2xx answer's body
 }
 
 func newLedger() *ledger {
 	return &ledger{
-		sent: map[string]bool{}, acked: map[string]bool{}, stored: map[string]int{},
+		sent: map[string]bool{}, acked: map[string]bool{}, ackedAt: map[string]time.Time{}, stored: map[string]int{},
 		dupAcks: map[string]int{}, byStatus: map[int]int{},
 	}
 }
@@ -551,6 +561,9 @@ func (l *ledger) record(id string, r result) {
 	case !r.ok():
 		l.lastBad = fmt.Sprintf("%d %s", r.status, r.body)
 	default:
+		if !l.acked[id] {
+			l.ackedAt[id] = time.Now()
+		}
 		l.acked[id] = true
 		if r.dup {
 			l.dupAcks[id]++

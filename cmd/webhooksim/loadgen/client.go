@@ -101,6 +101,8 @@ func errorKind(err error) string {
 		return "connection reset"
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return "eof"
+	case errors.Is(err, errProtocol):
+		return "malformed response"
 	case strings.Contains(err.Error(), "oauth2 token"):
 		return "oauth2 token"
 	}

@@ -163,3 +163,43 @@ func merge(mode string, workers int, rate float64, elapsed time.Duration, ts []*
 	r.Latency = Summarize(r.hist)
 	return r
 }
+
+// Combine adds up runs of the same kind (for example closed-loop slices interleaved
+// with another load generator's): counts and histograms are summed, Elapsed is the sum
+// of the runs' times, and the rates are recomputed from those sums.
+func Combine(parts []*Result) *Result {
+	if len(parts) == 0 {
+		return nil
+	}
+	r := &Result{Mode: parts[0].Mode, Concurrency: parts[0].Concurrency, TargetRate: parts[0].TargetRate, hist: new(Histogram)}
+	for _, p := range parts {
+		r.Elapsed += p.Elapsed
+		r.Requests += p.Requests
+		r.OK += p.OK
+		r.DuplicatesSent += p.DuplicatesSent
+		r.DuplicateAcks += p.DuplicateAcks
+		r.Errors += p.Errors
+		r.Missed += p.Missed
+		r.Statuses = addCounts(r.Statuses, p.Statuses)
+		r.TransportErrors = addCounts(r.TransportErrors, p.TransportErrors)
+		if p.hist != nil {
+			r.hist.Merge(p.hist)
+		}
+	}
+	if r.Elapsed > 0 {
+		r.RPS = float64(r.Requests) / r.Elapsed
+		r.OKRPS = float64(r.OK) / r.Elapsed
+	}
+	r.Latency = Summarize(r.hist)
+	return r
+}
+
+func addCounts(dst, src map[string]int64) map[string]int64 {
+	for k, n := range src {
+		if dst == nil {
+			dst = map[string]int64{}
+		}
+		dst[k] += n
+	}
+	return dst
+}

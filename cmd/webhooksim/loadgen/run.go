@@ -25,8 +25,14 @@ type Target struct {
 type Config struct {
 	// Targets are picked uniformly for every new event. At least one.
 	Targets []Target
-	// Client sends the requests; nil means NewClient(Concurrency, Timeout).
+	// Client sends the requests; nil means NewClient(Concurrency, Timeout). Not used
+	// with Raw.
 	Client *http.Client
+	// Raw sends over the raw engine instead of Client: one keep-alive connection per
+	// worker and target, written and read without net/http, so that the generator costs
+	// little CPU beside the server it measures. Targets must be plain http URLs. On
+	// Linux its closed loop runs as epoll event loops, as wrk does.
+	Raw bool
 	// Signer adds credentials; nil sends none.
 	Signer *senderauth.Signer
 	// Concurrency is the number of workers, each with at most one request in flight.
@@ -47,6 +53,10 @@ type Config struct {
 	Timeout time.Duration
 	// Seed makes the event choice reproducible; 0 picks one at random.
 	Seed uint64
+
+	// goroutines makes the raw engine's closed loop run a goroutine per worker even
+	// where event loops exist (tests of both).
+	goroutines bool
 }
 
 // recentSize is how many accepted events each worker remembers as duplicate candidates.
@@ -74,7 +84,16 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if c.Client == nil {
+	var raws []*rawTarget
+	if c.Raw {
+		for _, t := range c.Targets {
+			rt, err := newRawTarget(t.URL)
+			if err != nil {
+				return nil, err
+			}
+			raws = append(raws, rt)
+		}
+	} else if c.Client == nil {
 		c.Client = NewClient(c.Concurrency, c.Timeout)
 	}
 	if c.Grace <= 0 {
@@ -96,12 +115,22 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 
 	var tickets atomic.Int64 // requests taken (closed loop) or arrivals taken (open loop)
 	tallies := make([]*tally, c.Concurrency)
+	for w := range tallies {
+		tallies[w] = &tally{}
+	}
+	if c.Raw && c.Rate <= 0 && eventLoops && !c.goroutines {
+		if err := runEventLoops(ctx, c, raws, seed, end, &tickets, tallies); err != nil {
+			return nil, err
+		}
+		return merge(mode, c.Concurrency, c.Rate, time.Since(start), tallies), nil
+	}
 	var wg sync.WaitGroup
 	for w := range c.Concurrency {
-		t := &tally{}
-		tallies[w] = t
+		t := tallies[w]
 		r := rand.New(rand.NewPCG(seed, uint64(w)))
 		wg.Go(func() {
+			send := newSender(c, raws)
+			defer send.close()
 			var recent []sent
 			timer := time.NewTimer(time.Hour)
 			defer timer.Stop()
@@ -133,20 +162,20 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 				if c.Rate <= 0 {
 					intended = time.Now()
 				}
-				a, err := Send(ctx, c.Client, c.Signer, c.Targets[ti].URL, m, false)
+				status, dupAck, err := send.send(ctx, ti, m)
 				lat := time.Since(intended)
-				if err != nil && ctx.Err() != nil && a == nil {
+				if err != nil && ctx.Err() != nil {
 					return // the run was cut off; this request does not count
 				}
 				if dup {
 					t.dupSent++
 				}
-				if err != nil && a == nil {
+				if err != nil {
 					t.record(lat, 0, false, errorKind(err))
 					continue
 				}
-				t.record(lat, a.Status, a.Duplicate(), "")
-				if !dup && a.Status >= 200 && a.Status < 300 && c.DupShare > 0 {
+				t.record(lat, status, dupAck, "")
+				if !dup && status >= 200 && status < 300 && c.DupShare > 0 {
 					recent = remember(recent, sent{ti, m}, r)
 				}
 			}
@@ -169,6 +198,54 @@ func Run(ctx context.Context, c Config) (*Result, error) {
 		res.Missed = max(expected-res.Requests, 0)
 	}
 	return res, nil
+}
+
+// sender is one worker's way of sending: a non-nil error means no answer came back.
+type sender interface {
+	send(ctx context.Context, target int, m vendors.Message) (status int, dup bool, err error)
+	close()
+}
+
+// newSender returns the worker's sender: the raw engine's connections when raws is set,
+// else the shared client.
+func newSender(c Config, raws []*rawTarget) sender {
+	if raws == nil {
+		return &clientSender{c: c}
+	}
+	conns := make([]rawConn, len(raws))
+	for i, rt := range raws {
+		conns[i] = rawConn{t: rt, timeout: c.Timeout}
+	}
+	return &rawSender{signer: c.Signer, conns: conns}
+}
+
+// clientSender sends through net/http.
+type clientSender struct{ c Config }
+
+func (s *clientSender) send(ctx context.Context, target int, m vendors.Message) (int, bool, error) {
+	a, err := Send(ctx, s.c.Client, s.c.Signer, s.c.Targets[target].URL, m, false)
+	if a == nil {
+		return 0, false, err
+	}
+	return a.Status, a.Duplicate(), nil // an answer whose body broke off still counts
+}
+
+func (s *clientSender) close() {}
+
+// rawSender sends on the worker's own raw connections, one per target.
+type rawSender struct {
+	signer *senderauth.Signer
+	conns  []rawConn
+}
+
+func (s *rawSender) send(ctx context.Context, target int, m vendors.Message) (int, bool, error) {
+	return s.conns[target].send(ctx, s.signer, m, time.Now())
+}
+
+func (s *rawSender) close() {
+	for i := range s.conns {
+		s.conns[i].close()
+	}
 }
 
 // next picks the message to send: with probability DupShare a remembered accepted event,

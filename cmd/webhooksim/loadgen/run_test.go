@@ -43,7 +43,7 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-func target(t *testing.T, url string) Target {
+func target(t testing.TB, url string) Target {
 	t.Helper()
 	evs, err := vendors.Select("idwise", "", "")
 	if err != nil {
@@ -56,7 +56,7 @@ func target(t *testing.T, url string) Target {
 	return Target{URL: url, Gen: g}
 }
 
-func signer(t *testing.T, basic string) *senderauth.Signer {
+func signer(t testing.TB, basic string) *senderauth.Signer {
 	t.Helper()
 	s, err := senderauth.New(senderauth.Config{Basic: basic}, nil)
 	if err != nil {
@@ -65,53 +65,68 @@ func signer(t *testing.T, basic string) *senderauth.Signer {
 	return s
 }
 
-func TestClosedLoopCountsAndDuplicates(t *testing.T) {
-	g := &gateway{seen: map[string]bool{}}
-	srv := httptest.NewServer(g)
-	defer srv.Close()
-	res, err := Run(context.Background(), Config{
-		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
-		Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Requests != 2000 || res.OK != 2000 || res.Errors != 0 {
-		t.Fatalf("requests %d ok %d errors %d, want 2000/2000/0\n%v", res.Requests, res.OK, res.Errors, res)
-	}
-	if res.DuplicatesSent != res.DuplicateAcks || res.DuplicatesSent < 250 || res.DuplicatesSent > 550 {
-		t.Fatalf("duplicates sent %d, acked %d; want about 400 each", res.DuplicatesSent, res.DuplicateAcks)
-	}
-	if g.n.Load() != res.Requests || res.Histogram().Count() != uint64(res.Requests) {
-		t.Fatalf("server saw %d, histogram %d, result %d", g.n.Load(), res.Histogram().Count(), res.Requests)
+// engine is one way of sending: net/http's client, or the raw engine, whose closed loop
+// runs as event loops on Linux or, with goroutines, one goroutine per worker.
+type engine struct{ raw, goroutines bool }
+
+// engines runs a test with every engine.
+func engines(t *testing.T, test func(t *testing.T, e engine)) {
+	for name, e := range map[string]engine{"net_http": {}, "raw": {raw: true}, "raw_goroutines": {raw: true, goroutines: true}} {
+		t.Run(name, func(t *testing.T) { test(t, e) })
 	}
 }
 
+func TestClosedLoopCountsAndDuplicates(t *testing.T) {
+	engines(t, func(t *testing.T, e engine) {
+		g := &gateway{seen: map[string]bool{}}
+		srv := httptest.NewServer(g)
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: e.raw, goroutines: e.goroutines,
+			Concurrency: 4, Duration: 5 * time.Second, MaxRequests: 2000, DupShare: 0.2,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests != 2000 || res.OK != 2000 || res.Errors != 0 {
+			t.Fatalf("requests %d ok %d errors %d, want 2000/2000/0\n%v", res.Requests, res.OK, res.Errors, res)
+		}
+		if res.DuplicatesSent != res.DuplicateAcks || res.DuplicatesSent < 250 || res.DuplicatesSent > 550 {
+			t.Fatalf("duplicates sent %d, acked %d; want about 400 each", res.DuplicatesSent, res.DuplicateAcks)
+		}
+		if g.n.Load() != res.Requests || res.Histogram().Count() != uint64(res.Requests) {
+			t.Fatalf("server saw %d, histogram %d, result %d", g.n.Load(), res.Histogram().Count(), res.Requests)
+		}
+	})
+}
+
 func TestErrorsByStatusAndTransport(t *testing.T) {
-	srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
-	defer srv.Close()
-	res, err := Run(context.Background(), Config{
-		Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"),
-		Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
+	engines(t, func(t *testing.T, e engine) {
+		srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
+		defer srv.Close()
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:wrong"), Raw: e.raw, goroutines: e.goroutines,
+			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 50,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.OK != 0 || res.Statuses["401"] != 50 {
+			t.Fatalf("statuses %v ok %d, want 50×401", res.Statuses, res.OK)
+		}
+		closed := httptest.NewServer(http.NotFoundHandler())
+		url := closed.URL
+		closed.Close()
+		res, err = Run(context.Background(), Config{
+			Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10, Raw: e.raw, goroutines: e.goroutines,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.TransportErrors["connection refused"] != 10 || res.Errors != 10 {
+			t.Fatalf("transport errors %v, want 10 connection refused", res.TransportErrors)
+		}
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.OK != 0 || res.Statuses["401"] != 50 {
-		t.Fatalf("statuses %v ok %d, want 50×401", res.Statuses, res.OK)
-	}
-	closed := httptest.NewServer(http.NotFoundHandler())
-	url := closed.URL
-	closed.Close()
-	res, err = Run(context.Background(), Config{
-		Targets: []Target{target(t, url)}, Concurrency: 2, Duration: 5 * time.Second, MaxRequests: 10,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.TransportErrors["connection refused"] != 10 || res.Errors != 10 {
-		t.Fatalf("transport errors %v, want 10 connection refused", res.TransportErrors)
-	}
 }
 
 // TestOpenLoopSeesQueueing stalls the server once for 300 ms. A closed-loop client
@@ -128,11 +143,15 @@ func TestOpenLoopSeesQueueing(t *testing.T) {
 		}
 		return 0
 	}
+	engines(t, func(t *testing.T, e engine) { openLoopSeesQueueing(t, e, stall) })
+}
+
+func openLoopSeesQueueing(t *testing.T, e engine, stall func(int64) time.Duration) {
 	run := func(rate float64) *Result {
 		srv := httptest.NewServer(&gateway{seen: map[string]bool{}, stall: stall})
 		defer srv.Close()
 		res, err := Run(context.Background(), Config{
-			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"),
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: e.raw, goroutines: e.goroutines,
 			Concurrency: 1, Duration: time.Second, Rate: rate,
 		})
 		if err != nil {
@@ -163,5 +182,30 @@ func TestRunRejectsBadConfig(t *testing.T) {
 		if _, err := Run(context.Background(), c); err == nil {
 			t.Errorf("%s: no error", name)
 		}
+	}
+}
+
+func TestCombine(t *testing.T) {
+	srv := httptest.NewServer(&gateway{seen: map[string]bool{}})
+	defer srv.Close()
+	var parts []*Result
+	for _, n := range []int64{100, 300} {
+		res, err := Run(context.Background(), Config{
+			Targets: []Target{target(t, srv.URL)}, Signer: signer(t, "u:p"), Raw: true,
+			Concurrency: 2, Duration: 5 * time.Second, MaxRequests: n,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		parts = append(parts, res)
+	}
+	parts[1].Statuses = map[string]int64{"503": 2}
+	all := Combine(parts)
+	if all.Requests != 400 || all.OK != 400 || all.Histogram().Count() != 400 || all.Statuses["503"] != 2 ||
+		all.Elapsed != parts[0].Elapsed+parts[1].Elapsed || all.OKRPS != 400/all.Elapsed {
+		t.Fatalf("combined %+v", all)
+	}
+	if Combine(nil) != nil {
+		t.Fatal("Combine(nil)")
 	}
 }
