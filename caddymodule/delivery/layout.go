@@ -38,7 +38,7 @@ func (r *Route) checkLayout(deadline time.Time) error {
 	if err != nil {
 		return fmt.Errorf("read stream %s: %w", r.evStream, err)
 	}
-	if info == nil || info.Config.MaxMsgsPerSubject != 1 {
+	if info == nil || !oldLayout(info) {
 		return nil
 	}
 	var undelivered uint64

@@ -159,6 +159,27 @@ func (r *Route) closeFeed() {
 // Name is the route's name.
 func (r *Route) Name() string { return r.route }
 
+// Rate is the route's delivery rate limit in events per second; 0 means none (or gate mode).
+func (r *Route) Rate() float64 {
+	if st := r.set.Load(); st != nil && st.fwd != nil {
+		return st.fwd.Rate
+	}
+	return 0
+}
+
+// Forwarding reports whether the route is in forward mode.
+func (r *Route) Forwarding() bool {
+	st := r.set.Load()
+	return st != nil && st.fwd != nil
+}
+
+// Running reports whether the route's delivery workers run.
+func (r *Route) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
+
 // Update pushes new settings into the route; running workers pick them up for their next
 // attempt. The name in cfg is ignored. Switching between gate and forward mode is allowed: the
 // workers idle while the route is in gate mode.

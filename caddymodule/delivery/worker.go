@@ -262,7 +262,8 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	r.down.observe(st.fwd, res.status != 0, r.now())
 	if res.ok() {
 		st.obs.Attempt(r.route, ResultSuccess, res.status, res.latency)
-		if ce := st.log.Check(zap.DebugLevel, "delivered"); ce != nil {
+		// One info line per delivery, so that an operator sees the event arrive.
+		if ce := st.log.Check(zap.InfoLevel, "delivered"); ce != nil {
 			ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
 				zap.Int("status", res.status), zap.Duration("latency", res.latency))
 		}
