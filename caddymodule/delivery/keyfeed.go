@@ -140,7 +140,9 @@ func (f *keyFeed) watchReady(ctx context.Context, cons jetstream.Consumer) {
 			continue
 		}
 		f.mu.RLock()
-		if !f.closed && f.ix.Applied() >= ci.Delivered.Stream {
+		// Nothing left to deliver, and either nothing was (no message since the start time)
+		// or all that was is applied.
+		if !f.closed && (ci.Delivered.Consumer == 0 || f.ix.Applied() >= ci.Delivered.Stream) {
 			f.ix.MarkApplied(f.target)
 			f.markReady()
 		}
