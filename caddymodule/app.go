@@ -70,7 +70,11 @@ type App struct {
 	handles  map[string]*routeHandle
 	acquired []string
 	haveStor bool
-	cancel   context.CancelFunc
+	store    *delivery.Store
+	// prevLog is the store's logger before this config installed its own:
+	// a Start that fails puts it back (see Stop).
+	prevLog *zap.Logger
+	cancel  context.CancelFunc
 }
 
 // StoreConfig selects the store.
@@ -189,6 +193,10 @@ func (a *App) start() error {
 	}
 	a.haveStor = true
 	store := val.(storeHolder).Store
+	// The store outlives this config; its logger must be this config's,
+	// since Caddy closes the previous config's log writers when it unloads.
+	a.store = store
+	a.prevLog = store.SetLogger(a.logger)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -246,6 +254,13 @@ func (a *App) Stop() error {
 	a.mu.Unlock()
 	if a.haveStor {
 		a.haveStor = false
+		// A config that stops while its logger is still the store's did not
+		// take over (its Start failed, and the previous config runs on): give
+		// the store back the logger it had. A config that was replaced by a
+		// newer one finds the newer one's logger there and leaves it.
+		if a.store.Logger() == a.logger && a.prevLog != nil {
+			a.store.SetLogger(a.prevLog)
+		}
 		if _, err := stores.Delete(a.storeKey); err != nil {
 			errs = append(errs, err)
 		}

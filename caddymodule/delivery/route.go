@@ -108,7 +108,7 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 	}
 	r.Update(cfg)
 	if st := r.set.Load(); st.fwd != nil {
-		err := retryStore(deadline, readyAttempt, s.log, "create consumer on "+r.evStream, func(ctx context.Context) error {
+		err := retryStore(deadline, readyAttempt, s.Logger(), "create consumer on "+r.evStream, func(ctx context.Context) error {
 			_, err := r.ensureConsumer(ctx, st)
 			return err
 		})
