@@ -660,3 +660,32 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// TestForwardableHeaders: forward mode keeps the vendor's own headers for the
+// application, and drops credentials (the chain's and the standard ones),
+// hop-by-hop fields and the fields the forwarder sets itself.
+func TestForwardableHeaders(t *testing.T) {
+	h := newTestHandler(t, spec{auth: []auth.Config{authAPIKey, authHMAC}, noStore: true})
+	in := http.Header{}
+	for _, name := range []string{
+		"X-Api-Key", testHMACHeader, "Authorization", "Proxy-Authorization", "Cookie",
+		"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+		"Host", "Content-Length", "Content-Type", "Accept-Encoding", "Expect",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature",
+	} {
+		in.Set(name, "dropped")
+	}
+	in.Add("X-Vendor-Trace", "t-1")
+	in.Add("X-Vendor-Trace", "t-2")
+	in.Set("User-Agent", "vendor/1.0")
+
+	out := h.forwardableHeaders(in)
+	want := http.Header{"X-Vendor-Trace": {"t-1", "t-2"}, "User-Agent": {"vendor/1.0"}}
+	if fmt.Sprint(out) != fmt.Sprint(want) {
+		t.Errorf("forwardable headers = %v, want %v", out, want)
+	}
+	out["X-Vendor-Trace"][0] = "changed"
+	if in.Get("X-Vendor-Trace") != "t-1" {
+		t.Error("forwardableHeaders shares its value slices with the request")
+	}
+}
