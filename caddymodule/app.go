@@ -51,6 +51,16 @@ type App struct {
 	// SyncInterval is the fsync period with Sync "interval". Default: NATS's (2m).
 	SyncInterval caddy.Duration `json:"sync_interval,omitempty" validate:"gte=0"`
 
+	// MaxStore caps the embedded store's disk use, in bytes. Default: NATS's own limit, 75% of
+	// the free disk space when the store starts (so it does not follow the disk if it grows):
+	// set it explicitly in production. Not for store nats, whose servers set their own limits.
+	MaxStore int64 `json:"max_store,omitempty" validate:"gte=0"`
+
+	// BodyMemory is the process-wide budget of body bytes being received at once, across all
+	// routes. A request whose body would exceed it gets 503 with Retry-After before its body
+	// is read. Default: 64 MiB.
+	BodyMemory int64 `json:"body_memory,omitempty" validate:"gte=0"`
+
 	// DrainTimeout bounds how long a stop waits for in-flight deliveries.
 	// Unfinished deliveries are redelivered after the restart. Default: 10s.
 	DrainTimeout caddy.Duration `json:"drain_timeout,omitempty" validate:"gte=0"`
@@ -131,10 +141,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		}
 		cfg.Dir = repl.ReplaceAll(cfg.Dir, "")
 		cfg.Listen = sc.Listen
+		cfg.MaxStore = a.MaxStore
 		a.storeKey = "embedded:" + cfg.Dir
 	case storeModeNATS:
 		if len(sc.URLs) == 0 {
 			return errors.New("store nats: at least one URL is required")
+		}
+		if a.MaxStore > 0 {
+			return fmt.Errorf("max_store %d: applies to the embedded store only (a NATS cluster sets max_file_store itself)", a.MaxStore)
 		}
 		for _, u := range sc.URLs {
 			cfg.URLs = append(cfg.URLs, repl.ReplaceAll(u, ""))
@@ -181,6 +195,7 @@ func (a *App) Start() error {
 }
 
 func (a *App) start() error {
+	bodyBudget.limit.Store(a.bodyMemory())
 	val, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
 		s, err := delivery.Open(a.storeCfg, a.logger)
 		if err != nil {
@@ -230,6 +245,8 @@ func (a *App) start() error {
 		rh.set(rt)
 	}
 
+	a.warnOvercommit(names)
+
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go a.sampleQueues(ctx)
@@ -266,6 +283,36 @@ func (a *App) Stop() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// warnOvercommit logs when the routes' quotas add up to more than max_store: then one route can
+// still fill the store before it reaches its own quota, and the others get 503. Called with a.mu
+// held.
+func (a *App) warnOvercommit(names []string) {
+	if a.MaxStore <= 0 {
+		return
+	}
+	var sum int64
+	for _, name := range names {
+		if f := a.handles[name].cfg.Forward; f != nil {
+			q := f.MaxQueue
+			if q <= 0 {
+				q = delivery.DefaultMaxQueue
+			}
+			sum += q
+		}
+	}
+	if sum > a.MaxStore {
+		a.logger.Warn("the routes' max_queue add up to more than max_store: one route can fill the store for all",
+			zap.Int64("max_queue_sum", sum), zap.Int64("max_store", a.MaxStore))
+	}
+}
+
+func (a *App) bodyMemory() int64 {
+	if a.BodyMemory > 0 {
+		return a.BodyMemory
+	}
+	return defaultBodyMemory
 }
 
 func (a *App) drainTimeout() time.Duration {
@@ -312,6 +359,10 @@ func (a *App) sampleQueues(ctx context.Context) {
 			queueDepth.WithLabelValues(rt.name, "pending").Set(float64(st.Pending))
 			queueDepth.WithLabelValues(rt.name, "in_flight").Set(float64(st.InFlight))
 			queueDepth.WithLabelValues(rt.name, "dead").Set(float64(st.Dead))
+			queueBytes.WithLabelValues(rt.name).Set(float64(st.Bytes))
+			if st.MaxQueue > 0 {
+				queueMaxBytes.WithLabelValues(rt.name).Set(float64(st.MaxQueue))
+			}
 		}
 	}
 }

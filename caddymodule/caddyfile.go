@@ -61,6 +61,7 @@ func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			tolerance <duration>
 //		}]
 //		max_body <size>
+//		body_timeout <duration>
 //		schema <preset-schema-name|file>
 //		on_invalid reject|quarantine
 //		idempotency_key <template> [<fallback-template>...]
@@ -76,6 +77,7 @@ func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler,
 //			dead_letter_on <status>...
 //			header_up <field> <value>
 //			sign <secret>
+//			max_queue <size>
 //		}
 //	}
 //
@@ -126,15 +128,9 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Auth = append(h.Auth, a)
 		case "max_body":
-			var s string
-			if err = parseOneArg(d, &s); err != nil {
-				return err
-			}
-			size, perr := humanize.ParseBytes(s)
-			if perr != nil || size == 0 {
-				return d.Errf("max_body: invalid size '%s'", s)
-			}
-			h.MaxBody = int64(size)
+			err = parseSize(d, &h.MaxBody)
+		case "body_timeout":
+			err = parseDuration(d, &h.BodyTimeout)
 		case "schema":
 			err = parseOneArg(d, &h.Schema)
 		case "on_invalid":
@@ -249,6 +245,8 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			f.HeaderUp[args[0]] = args[1]
 		case "sign":
 			err = parseOneArg(d, &f.Sign)
+		case "max_queue":
+			err = parseSize(d, &f.MaxQueue)
 		default:
 			return d.Errf("forward: unrecognized subdirective '%s'", sub)
 		}
@@ -284,6 +282,21 @@ func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
 		return d.Errf("%s: invalid duration '%s'", sub, s)
 	}
 	*dst = caddy.Duration(dur)
+	return nil
+}
+
+// parseSize reads one size argument such as 256KB or 2GiB; it must be positive.
+func parseSize(d *caddyfile.Dispenser, dst *int64) error {
+	sub := d.Val()
+	var s string
+	if err := parseOneArg(d, &s); err != nil {
+		return err
+	}
+	size, err := humanize.ParseBytes(s)
+	if err != nil || size == 0 || size > 1<<62 {
+		return d.Errf("%s: invalid size '%s'", sub, s)
+	}
+	*dst = int64(size)
 	return nil
 }
 

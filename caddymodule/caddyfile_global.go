@@ -22,6 +22,8 @@ import (
 //		sync always|interval [<duration>]
 //		drain_timeout <duration>
 //		ready_timeout <duration>
+//		max_store <size>
+//		body_memory <size>
 //	}
 func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 	if existing != nil {
@@ -76,6 +78,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			a.Sync = args[0]
 		case "drain_timeout":
 			if err := parseDuration(d, &a.DrainTimeout); err != nil {
+				return err
+			}
+		case "max_store":
+			if err := parseSize(d, &a.MaxStore); err != nil {
+				return err
+			}
+		case "body_memory":
+			if err := parseSize(d, &a.BodyMemory); err != nil {
 				return err
 			}
 		case "ready_timeout":

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -695,4 +696,61 @@ func TestResolvePlaceholders(t *testing.T) {
 			t.Fatalf("got %s", mustJSON(t, got))
 		}
 	})
+}
+
+// TestHardeningSubdirectives parses the bounds of the hardening issue: body_timeout,
+// forward max_queue, and the global max_store and body_memory.
+func TestHardeningSubdirectives(t *testing.T) {
+	h := new(Handler)
+	d := caddyfile.NewTestDispenser(`webhook_gateway {
+		body_timeout 5s
+		forward http://127.0.0.1:3000 {
+			max_queue 256MB
+		}
+	}`)
+	if err := h.UnmarshalCaddyfile(d); err != nil {
+		t.Fatal(err)
+	}
+	if h.BodyTimeout != caddy.Duration(5*time.Second) || h.Forward.MaxQueue != 256_000_000 {
+		t.Fatalf("body_timeout %v, max_queue %d", h.BodyTimeout, h.Forward.MaxQueue)
+	}
+	a := new(App)
+	if err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(`webhook_gateway {
+		max_store 10GiB
+		body_memory 32MiB
+	}`)); err != nil {
+		t.Fatal(err)
+	}
+	if a.MaxStore != 10<<30 || a.BodyMemory != 32<<20 {
+		t.Fatalf("max_store %d, body_memory %d", a.MaxStore, a.BodyMemory)
+	}
+	for _, bad := range []string{
+		`webhook_gateway { body_timeout 0s }`,
+		`webhook_gateway { body_timeout soon }`,
+		`webhook_gateway { forward http://x { max_queue 0 } }`,
+		`webhook_gateway { forward http://x { max_queue lots } }`,
+	} {
+		if err := new(Handler).UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	for _, bad := range []string{`webhook_gateway { max_store 0 }`, `webhook_gateway { body_memory x }`} {
+		if err := new(App).UnmarshalCaddyfile(caddyfile.NewTestDispenser(bad)); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+}
+
+// TestMaxStoreEmbeddedOnly: max_store configures the embedded store; with store nats it is a
+// config mistake that names the directive and the value.
+func TestMaxStoreEmbeddedOnly(t *testing.T) {
+	a := &App{MaxStore: 1 << 30, Store: &StoreConfig{Mode: "nats", URLs: []string{"nats://127.0.0.1:4222"}}}
+	err := a.Provision(caddy.Context{Context: context.Background()})
+	if err == nil || !strings.Contains(err.Error(), "max_store 1073741824") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error %v, want one line naming max_store and its value", err)
+	}
+	e := &App{MaxStore: 1 << 30, Store: &StoreConfig{Dir: t.TempDir()}}
+	if err := e.Provision(caddy.Context{Context: context.Background()}); err != nil || e.storeCfg.MaxStore != 1<<30 {
+		t.Fatalf("embedded: err %v, max store %d", err, e.storeCfg.MaxStore)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -75,6 +76,11 @@ type Handler struct {
 	// MaxBody is the largest accepted body in bytes. Default: 1 MiB.
 	MaxBody int64 `json:"max_body,omitempty" validate:"gte=0"`
 
+	// BodyTimeout bounds the time to receive the whole body, from the moment the handler
+	// starts reading it. A body not complete in time gets 408 and the connection is closed.
+	// Default: 10s.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty" validate:"gte=0"`
+
 	// Schema is an embedded schema name or a path to a JSON Schema (draft
 	// 2020-12) file. Default: the vendor preset's schema; none without a preset.
 	Schema string `json:"schema,omitempty"`
@@ -104,20 +110,23 @@ type Handler struct {
 	// When absent (gate mode) the request continues to the next handler.
 	Forward *ForwardConfig `json:"forward,omitempty"`
 
-	logger    *zap.Logger
-	allowIPs  []netip.Prefix
-	authChain auth.Chain
-	strip     []string
-	realAuth  bool
-	schema    *jsonschema.Schema
-	keys      payload.KeyTemplates
-	event     *payload.Template
-	ack       ackResponse
-	needsDoc  bool // the schema, a key or the event name reads the decoded body
-	window    time.Duration
-	limits    payload.Limits
-	route     *routeHandle
-	vendorTag string
+	logger       *zap.Logger
+	accessLogger *zap.Logger  // Caddy\'s http.log.access, for the line written in Caddy\'s place
+	proxyWarned  *atomic.Bool // set by Provision; a pointer keeps Handler copyable
+	allowIPs     []netip.Prefix
+	authChain    auth.Chain
+	strip        []string
+	realAuth     bool
+	schema       *jsonschema.Schema
+	keys         payload.KeyTemplates
+	event        *payload.Template
+	ack          ackResponse
+	needsDoc     bool // the schema, a key or the event name reads the decoded body
+	window       time.Duration
+	limits       payload.Limits
+	bodyTimeout  time.Duration
+	route        *routeHandle
+	vendorTag    string
 }
 
 // AckConfig is the response to an accepted event.
@@ -150,6 +159,10 @@ type ForwardConfig struct {
 	DeadLetterOn []int `json:"dead_letter_on,omitempty" validate:"dive,gte=100,lte=599"`
 	// HeaderUp adds headers to each forwarded request. Values may use {env.*}.
 	HeaderUp map[string]string `json:"header_up,omitempty"`
+	// MaxQueue is this route's share of the store, in bytes: what it keeps there (undelivered
+	// events, dead letters and the dedup records of its window). When it is reached the route
+	// answers 503 with Retry-After, and other routes are unaffected. Default: 1 GiB.
+	MaxQueue int64 `json:"max_queue,omitempty" validate:"gte=0"`
 	// Sign, when set, signs forwarded requests with the Standard Webhooks scheme
 	// (webhook-id, webhook-timestamp, webhook-signature) under this secret
 	// (whsec_<base64>), so the application can verify the gateway sent it.
@@ -175,6 +188,8 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // registers the route with the webhook_gateway app. It makes no network call.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.proxyWarned = new(atomic.Bool)
+	h.accessLogger = ctx.Logger(httpAppModule{}).Named("log.access")
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
@@ -215,6 +230,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
+	h.bodyTimeout = time.Duration(h.BodyTimeout)
+	if h.bodyTimeout == 0 {
+		h.bodyTimeout = defaultBodyTimeout
+	}
 	h.limits = bodyLimits
 
 	schemaName := h.Schema
@@ -240,6 +259,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	kt, err := payload.ParseKeyTemplates(keys)
 	if err != nil {
 		return fmt.Errorf("idempotency_key: %v", err)
+	}
+	if err := h.checkReplayableKeys(keys, kt); err != nil {
+		return err
 	}
 	h.keys = kt
 

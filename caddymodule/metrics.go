@@ -21,6 +21,22 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "requests_total", Help: "Webhook requests by route, vendor and outcome.",
 	}, []string{"route", "vendor", "outcome"})
+	queueBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "queue_bytes", Help: "Bytes a route holds in the store (events, dedup records, dead letters), sampled every few seconds.",
+	}, []string{"route"})
+	queueMaxBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "queue_max_bytes", Help: "A route's quota of the store (max_queue), forward mode.",
+	}, []string{"route"})
+	queueFullTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "queue_full_total", Help: "Events answered 503 because the route's max_queue was used up.",
+	}, []string{"route"})
+	tokenRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "token_requests_total", Help: "OAuth2 token endpoint requests by route and result (issued, rejected, throttled).",
+	}, []string{"route", "result"})
 	duplicatesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "duplicates_total", Help: "Requests answered as duplicates of an event in the dedup window.",
@@ -54,7 +70,7 @@ var (
 )
 
 var allCollectors = []prometheus.Collector{
-	requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
+	queueBytes, queueMaxBytes, queueFullTotal, tokenRequestsTotal, requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
 }
 

@@ -118,6 +118,7 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 		BackoffMax:   time.Duration(f.BackoffMax),
 		Concurrency:  f.Concurrency,
 		DeadLetterOn: f.DeadLetterOn,
+		MaxQueue:     f.MaxQueue,
 	}
 	if f.Rate != "" {
 		rate, err := parseRate(f.Rate)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -38,9 +39,21 @@ const (
 // allows 5 s), never a 2xx for an event that may not be stored.
 const storeTimeout = 3 * time.Second
 
-// ServeHTTP runs the pipeline (README "What it does"). Cheap checks come first,
-// and nothing reaches the store that an earlier step rejected.
+// ServeHTTP runs the pipeline (README "What it does"). It writes the request's
+// access-log line itself, with the route's credentials redacted (see accesslog.go).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	al := h.beginAccessLog(w, r)
+	if al == nil {
+		return h.serve(w, r, next)
+	}
+	err := h.serve(al.rec, r, next)
+	al.write(err)
+	return err
+}
+
+// serve runs the checks, cheapest first; nothing reaches the store that an earlier step
+// rejected.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	start := time.Now()
 
 	if r.Method != http.MethodPost {
@@ -48,18 +61,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return h.reject(w, r, start, problemMethod)
 	}
 
-	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
-		ts.ServeToken(w, r)
-		return nil
-	}
-
+	// allow_ips comes first, before the token endpoint too: a source that may not send
+	// webhooks may not try client secrets either.
 	if len(h.allowIPs) > 0 {
 		if r.TLS != nil && !r.TLS.HandshakeComplete {
 			return h.reject(w, r, start, problemTooEarly)
 		}
+		h.warnLenientProxies(r)
 		if !h.ipAllowed(r) {
 			return h.reject(w, r, start, problemForbiddenIP)
 		}
+	}
+
+	if ts, ok := h.authChain.TokenServer(r.URL.Path); ok {
+		h.serveToken(w, r, start, ts)
+		return nil
 	}
 
 	areq := &auth.Request{Header: r.Header, Now: time.Now()}
@@ -71,12 +87,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	if r.ContentLength > h.MaxBody {
 		return h.reject(w, r, start, problemTooLarge)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.MaxBody))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return h.reject(w, r, start, problemTooLarge)
-		}
-		return h.reject(w, r, start, problemBadBody)
+	// A compressed body is refused before it is read: the signature covers the bytes as
+	// sent, and the schema and the application would need the decoded ones.
+	if ce := r.Header.Values("Content-Encoding"); len(ce) > 0 && !identityEncoding(ce) {
+		return h.reject(w, r, start, problemEncoding)
+	}
+	body, perr := h.readBody(w, r)
+	if perr != nil {
+		return h.reject(w, r, start, *perr)
 	}
 
 	if !isJSONContentType(r.Header.Get("Content-Type")) {
@@ -99,6 +117,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	var doc any
+	var err error
 	if h.needsDoc {
 		doc, err = payload.Decode(body)
 		if err != nil {
@@ -209,6 +228,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 	for _, name := range h.strip {
 		r.Header.Del(name)
 	}
+	dropGatewayHeaders(r.Header)
 	r.Header.Set("X-Webhook-Id", id)
 	r.Header.Set("X-Webhook-Vendor", h.vendorTag)
 	// Keys and event names come out of the payload: escape control characters
@@ -282,7 +302,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 // observe counts the request and writes its one log line (never a body or a secret).
 func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key, reason string) {
 	requestsTotal.WithLabelValues(h.Name, h.vendorTag, outcome).Inc()
-	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+	if al, ok := caddyhttp.GetVar(r.Context(), accessLogVar).(*accessLog); ok {
+		al.outcome = outcome
+	} else if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
 		extra.Add(zap.String("webhook_outcome", outcome))
 	}
 	level := zapcore.InfoLevel
@@ -303,11 +325,17 @@ func (h *Handler) observe(r *http.Request, start time.Time, outcome string, stat
 	}
 }
 
-// storeFailed answers a request whose event the store did not take. A refusal
-// that retrying cannot change (delivery.IsPermanent) gets a 500 without
+// storeFailed answers a request whose event the store did not take. A full route
+// (max_queue) is a 503 queue_full: a warning, not a store error, since the store is fine.
+// A refusal that retrying cannot change (delivery.IsPermanent) gets a 500 without
 // Retry-After, never a 503 the vendor would retry forever; anything else is a
 // 503 + Retry-After: the event is not stored, so the vendor must send it again.
 func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, start time.Time, err error) error {
+	if errors.Is(err, delivery.ErrQueueFull) {
+		queueFullTotal.WithLabelValues(h.Name).Inc()
+		h.logger.Warn("route queue full", zap.String("route", h.Name))
+		return h.reject(w, r, start, problemQueueFull)
+	}
 	storeErrorsTotal.WithLabelValues(h.Name).Inc()
 	if delivery.IsPermanent(err) {
 		h.logger.Error("store refused the event", zap.String("route", h.Name), zap.Error(err))
@@ -319,8 +347,7 @@ func (h *Handler) storeFailed(w http.ResponseWriter, r *http.Request, start time
 
 // ipAllowed matches Caddy's client IP (trusted_proxies aware) against allow_ips.
 func (h *Handler) ipAllowed(r *http.Request) bool {
-	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
-	addr, err := netip.ParseAddr(s)
+	addr, err := netip.ParseAddr(clientIP(r))
 	if err != nil {
 		return false
 	}
@@ -331,6 +358,24 @@ func (h *Handler) ipAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// identityEncoding reports whether every Content-Encoding value is "identity" (no coding).
+func identityEncoding(values []string) bool {
+	for _, v := range values {
+		for _, c := range strings.Split(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// clientIP is Caddy's client IP of the request (trusted_proxies aware), "" if unknown.
+func clientIP(r *http.Request) string {
+	s, _ := caddyhttp.GetVar(r.Context(), caddyhttp.ClientIPVarKey).(string)
+	return s
 }
 
 // isJSONContentType accepts application/json and any application/*+json.
@@ -358,7 +403,25 @@ func (h *Handler) forwardableHeaders(in http.Header) http.Header {
 	for _, name := range h.strip {
 		out.Del(name)
 	}
+	dropGatewayHeaders(out)
 	return out
+}
+
+// dropGatewayHeaders removes every header of the gateway's own namespaces (X-Webhook-* and
+// the Standard Webhooks Webhook-*) that the sender sent. The application must be able to trust
+// them as set by the gateway: a sender's X-Webhook-Duplicate or Webhook-Signature would
+// otherwise arrive looking verified. The Standard Webhooks headers an auth line verified are
+// credentials and are stripped with the others; the gateway sets its own afterwards.
+func dropGatewayHeaders(hdr http.Header) {
+	for name := range hdr {
+		if hasFoldPrefix(name, "X-Webhook-") || hasFoldPrefix(name, "Webhook-") {
+			delete(hdr, name)
+		}
+	}
+}
+
+func hasFoldPrefix(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // dropOnForward lists canonical header names never forwarded to the application.

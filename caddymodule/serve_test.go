@@ -80,6 +80,7 @@ type spec struct {
 	forward   bool
 	ack       *ackResponse
 	noStore   bool  // the app never started: the route has no runtime
+	maxQueue  int64 // forward max_queue; 0: the default
 	maxEvent  int64 // the store's largest event; 0: the store's own
 }
 
@@ -94,6 +95,7 @@ type req struct {
 	tls      *tls.ConnectionState
 	chunked  bool // no Content-Length: the bounded reader must stop it
 	bodyErr  bool // the body fails half way
+	bodyLate bool // the body fails half way as a connection past its read deadline does
 	basic    bool // send the basic credentials of authBasic
 	sign     bool // sign the body with authHMAC's secret
 	bearerOf func(*testing.T, *Handler) string
@@ -121,6 +123,7 @@ type pipelineCase struct {
 	prime []req // sent first; their answers are not checked
 	req   req
 	next  func(w http.ResponseWriter, r *http.Request) error // gate: default 200
+	setup func(t *testing.T)                                 // before the handler is built
 	want  want
 }
 
@@ -143,6 +146,14 @@ func TestPipeline(t *testing.T) {
 		{name: "token endpoint refuses a wrong client secret", spec: spec{auth: []auth.Config{authOAuth2}},
 			req:  req{path: testTokenPath, body: "grant_type=client_credentials", ct: "application/x-www-form-urlencoded", header: map[string]string{"Authorization": basicHeader(testClientID, "wrong-secret-wrong-secret")}},
 			want: want{status: 401}},
+		{name: "allow_ips is checked before the token endpoint", spec: spec{auth: []auth.Config{authOAuth2}, allowIPs: []string{"10.0.0.0/8"}},
+			req:  req{path: testTokenPath, body: "grant_type=client_credentials", ct: "application/x-www-form-urlencoded", header: map[string]string{"Authorization": basicHeader(testClientID, testClientSec)}},
+			want: want{status: 403, code: "ip_not_allowed"}},
+		{name: "the token endpoint answers an allowed source", spec: spec{auth: []auth.Config{authOAuth2}, allowIPs: []string{"10.0.0.0/8"}},
+			req:  req{path: testTokenPath, remote: "10.0.0.1:999", body: "grant_type=client_credentials", ct: "application/x-www-form-urlencoded", header: map[string]string{"Authorization": basicHeader(testClientID, testClientSec)}},
+			want: want{status: 200}},
+		{name: "GET on the token path is the pipeline's 405", spec: spec{auth: []auth.Config{authOAuth2}}, req: req{method: http.MethodGet, path: testTokenPath},
+			want: want{status: 405, code: "method_not_allowed"}},
 		{name: "an issued token passes on the webhook path", spec: spec{auth: []auth.Config{authOAuth2}},
 			req:  req{body: plainJSON, bearerOf: issueToken},
 			want: want{status: 200, next: 1}},
@@ -203,6 +214,22 @@ func TestPipeline(t *testing.T) {
 		{name: "the size is checked before the content type", spec: spec{maxBody: 10}, req: req{body: plainJSON, ct: "text/plain"},
 			want: want{status: 413, code: "body_too_large"}},
 
+		{name: "a body that stalls past body_timeout is 408 and closes the connection", req: req{body: plainJSON, bodyLate: true},
+			want: want{status: 408, code: "body_timeout", header: map[string]string{"Connection": "close"}}},
+		{name: "a gzip body is 415 before it is read", req: req{body: plainJSON, header: map[string]string{"Content-Encoding": "gzip"}},
+			want: want{status: 415, code: "unsupported_encoding"}},
+		{name: "a listed coding among identity is 415", req: req{body: plainJSON, header: map[string]string{"Content-Encoding": "identity, br"}},
+			want: want{status: 415, code: "unsupported_encoding"}},
+		{name: "Content-Encoding identity passes", req: req{body: plainJSON, header: map[string]string{"Content-Encoding": "Identity"}},
+			want: want{status: 200, next: 1}},
+		{name: "credentials are checked before the encoding", spec: spec{auth: []auth.Config{authBasic}}, req: req{body: plainJSON, header: map[string]string{"Content-Encoding": "gzip"}},
+			want: want{status: 401, code: "unauthorized"}},
+
+		{name: "a body over the process-wide body budget is 503 busy", req: req{body: plainJSON}, setup: budgetOf(8),
+			want: want{status: 503, code: "busy", header: map[string]string{"Retry-After": "5"}}},
+		{name: "a body within the body budget passes", req: req{body: plainJSON}, setup: budgetOf(int64(len(plainJSON))),
+			want: want{status: 200, next: 1}},
+
 		// Content type.
 		{name: "text/plain is 415", req: req{body: plainJSON, ct: "text/plain"},
 			want: want{status: 415, code: "unsupported_media_type"}},
@@ -238,6 +265,10 @@ func TestPipeline(t *testing.T) {
 			want: want{status: 400, code: "invalid_json"}},
 		{name: "a 401-digit number is 400", req: req{body: `{"n":1` + strings.Repeat("0", 400) + `}`},
 			want: want{status: 400, code: "invalid_json"}},
+		{name: "two members with one name are 400, named after real auth", spec: spec{auth: []auth.Config{authBasic}}, req: req{body: `{"id":"a","ID":"b"}`, basic: true},
+			want: want{status: 400, code: "invalid_json", detail: "ID"}},
+		{name: "an exact duplicate member is 400", req: req{body: `{"id":"a","id":"b"}`},
+			want: want{status: 400, code: "invalid_json", noDetail: `"id"`}},
 		{name: "trailing data after the JSON value is 400", req: req{body: plainJSON + `{}`},
 			want: want{status: 400, code: "invalid_json"}},
 
@@ -271,6 +302,8 @@ func TestPipeline(t *testing.T) {
 		{name: "a different body is a new event", spec: spec{forward: true},
 			prime: []req{{body: plainJSON}}, req: req{body: `{"id":"a-2"}`},
 			want: want{status: 200, header: map[string]string{"X-Webhook-Duplicate": ""}}},
+		{name: "a route past its max_queue is 503 queue_full, Retry-After 60", spec: spec{forward: true, maxQueue: 100}, req: req{body: plainJSON},
+			want: want{status: 503, code: "queue_full", header: map[string]string{"Retry-After": "60"}}},
 		{name: "a custom ack without a body has no Content-Type", spec: spec{forward: true, ack: &ackResponse{status: 202}}, req: req{body: plainJSON},
 			want: want{status: 202, body: "", header: map[string]string{"Content-Type": "", "Content-Length": ""}}},
 		{name: "a preset's ack is the vendor's", spec: spec{vendor: "attestr", forward: true}, req: req{body: attestrEvent},
@@ -279,6 +312,9 @@ func TestPipeline(t *testing.T) {
 		// Gate mode.
 		{name: "gate mode passes body and identity headers on", req: req{body: plainJSON},
 			want: want{status: 200, next: 1, upHeader: map[string]string{"X-Webhook-Vendor": "custom", "X-Webhook-Event": ""}, upKey: "sha256:"}},
+		{name: "gate mode drops the sender's X-Webhook-* and Webhook-* headers", req: req{body: plainJSON, header: map[string]string{
+			"X-Webhook-Duplicate": "true", "X-Webhook-Attempt": "1", "x-webhook-event": "forged", "Webhook-Signature": "v1,forged", "Webhook-Id": "forged"}},
+			want: want{status: 200, next: 1, upHeader: map[string]string{"X-Webhook-Duplicate": "", "X-Webhook-Attempt": "", "X-Webhook-Event": "", "Webhook-Signature": "", "Webhook-Id": ""}}},
 		{name: "gate mode overwrites a sender's X-Webhook-Id", req: req{body: plainJSON, header: map[string]string{"X-Webhook-Id": "forged"}},
 			want: want{status: 200, next: 1}},
 		{name: "gate mode escapes control characters in the key", spec: spec{keys: []string{"{webhook.json.id}"}}, req: req{body: `{"id":"a\r\nX-Evil: 1"}`},
@@ -308,6 +344,9 @@ func TestPipeline(t *testing.T) {
 const attestrEvent = `{"event":"async.completed","payload":{"_id":"AS0c1d2e3f4a5b6c7","requestId":"c0d1e2f3","output":{"valid":true}}}`
 
 func runPipelineCase(t *testing.T, tc pipelineCase) {
+	if tc.setup != nil {
+		tc.setup(t)
+	}
 	h := newTestHandler(t, tc.spec)
 	var calls atomic.Int32
 	var seen http.Header
@@ -463,8 +502,11 @@ func serve(t *testing.T, h *Handler, next caddyhttp.Handler, rq req) (*httptest.
 	if rq.bodyErr {
 		body = io.MultiReader(strings.NewReader(rq.body[:len(rq.body)/2]), errReader{})
 	}
+	if rq.bodyLate {
+		body = io.MultiReader(strings.NewReader(rq.body[:len(rq.body)/2]), errReader{os.ErrDeadlineExceeded})
+	}
 	r := httptest.NewRequest(method, path, body)
-	if rq.chunked || rq.bodyErr {
+	if rq.chunked || rq.bodyErr || rq.bodyLate {
 		r.ContentLength = -1
 	}
 	r.RemoteAddr = "203.0.113.7:4711"
@@ -499,9 +541,23 @@ func serve(t *testing.T, h *Handler, next caddyhttp.Handler, rq req) (*httptest.
 	return w, err
 }
 
-type errReader struct{}
+// budgetOf sets the process-wide body budget to n bytes for one case.
+func budgetOf(n int64) func(*testing.T) {
+	return func(t *testing.T) {
+		old := bodyBudget.limit.Swap(n)
+		t.Cleanup(func() { bodyBudget.limit.Store(old) })
+	}
+}
 
-func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+// errReader fails every read with err, or with a connection reset.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err != nil {
+		return 0, fmt.Errorf("read tcp: %w", e.err)
+	}
+	return 0, errors.New("connection reset")
+}
 
 func basicHeader(user, pass string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+pass))
@@ -518,7 +574,7 @@ func issueToken(t *testing.T, h *Handler) string {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	r.Header.Set("Authorization", basicHeader(testClientID, testClientSec))
 	w := httptest.NewRecorder()
-	ts.ServeToken(w, r)
+	ts.ServeToken(w, r, "203.0.113.7")
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
@@ -544,22 +600,23 @@ var routeSeq atomic.Int64
 func newTestHandler(t *testing.T, s spec) *Handler {
 	t.Helper()
 	h := &Handler{
-		Name:      fmt.Sprintf("pipeline-%d", routeSeq.Add(1)),
-		Vendor:    s.vendor,
-		MaxBody:   s.maxBody,
-		OnInvalid: s.onInvalid,
-		Auth:      s.auth,
-		logger:    zap.NewNop(),
-		vendorTag: "custom",
-		limits:    bodyLimits,
-		window:    time.Hour,
-		ack:       ackResponse{status: http.StatusOK, contentType: "application/json", body: []byte(defaultAckBody)},
+		Name:        fmt.Sprintf("pipeline-%d", routeSeq.Add(1)),
+		Vendor:      s.vendor,
+		MaxBody:     s.maxBody,
+		OnInvalid:   s.onInvalid,
+		Auth:        s.auth,
+		logger:      zap.NewNop(),
+		vendorTag:   "custom",
+		limits:      bodyLimits,
+		bodyTimeout: defaultBodyTimeout,
+		window:      time.Hour,
+		ack:         ackResponse{status: http.StatusOK, contentType: "application/json", body: []byte(defaultAckBody)},
 	}
 	if h.MaxBody == 0 {
 		h.MaxBody = defaultMaxBody
 	}
 	if s.forward {
-		h.Forward = &ForwardConfig{URL: "http://127.0.0.1:1/unused"}
+		h.Forward = &ForwardConfig{URL: "http://127.0.0.1:1/unused", MaxQueue: s.maxQueue}
 	}
 	for _, ip := range s.allowIPs {
 		p, err := caddyhttp.CIDRExpressionToPrefix(ip)
@@ -663,7 +720,8 @@ func TestMain(m *testing.M) {
 
 // TestForwardableHeaders: forward mode keeps the vendor's own headers for the
 // application, and drops credentials (the chain's and the standard ones),
-// hop-by-hop fields and the fields the forwarder sets itself.
+// hop-by-hop fields, the fields the forwarder sets itself and anything in the
+// gateway's own X-Webhook-* and Webhook-* namespaces.
 func TestForwardableHeaders(t *testing.T) {
 	h := newTestHandler(t, spec{auth: []auth.Config{authAPIKey, authHMAC}, noStore: true})
 	in := http.Header{}
@@ -678,6 +736,8 @@ func TestForwardableHeaders(t *testing.T) {
 	in.Add("X-Vendor-Trace", "t-1")
 	in.Add("X-Vendor-Trace", "t-2")
 	in.Set("User-Agent", "vendor/1.0")
+	in.Set("X-Webhook-Id", "forged")
+	in.Set("X-Webhook-Duplicate", "true")
 
 	out := h.forwardableHeaders(in)
 	want := http.Header{"X-Vendor-Trace": {"t-1", "t-2"}, "User-Agent": {"vendor/1.0"}}

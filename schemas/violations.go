@@ -19,8 +19,8 @@ type Violation struct {
 	// root, "/payload/_id" for a nested one. For a missing required property it
 	// points at the property that should be there.
 	Path string `json:"path"`
-	// Message says what is wrong, in one short line. It never quotes more than
-	// a few dozen characters of the payload.
+	// Message says what is wrong, in one short line. It never quotes a value
+	// of the payload (only the schema's rules and the payload's member names).
 	Message string `json:"message"`
 }
 
@@ -101,7 +101,7 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	case *kind.Pattern:
 		*out = append(*out, Violation{
 			Path:    pointer(e.InstanceLocation),
-			Message: clip(fmt.Sprintf("%s does not match pattern %q", quoteValue(k.Got), k.Want), maxMessageRunes),
+			Message: clip(fmt.Sprintf("does not match pattern %q", k.Want), maxMessageRunes),
 		})
 	case *kind.Format:
 		*out = append(*out, Violation{
@@ -120,11 +120,29 @@ func collect(e *jsonschema.ValidationError, out *[]Violation) {
 	case *kind.PropertyNames:
 		*out = append(*out, Violation{Path: pointer(e.InstanceLocation), Message: "invalid property name"})
 	default:
-		*out = append(*out, Violation{
-			Path:    pointer(e.InstanceLocation),
-			Message: clip(oneLine(e.ErrorKind.LocalizedString(printer)), maxMessageRunes),
-		})
+		*out = append(*out, Violation{Path: pointer(e.InstanceLocation), Message: clip(oneLine(ruleMessage(e.ErrorKind)), maxMessageRunes)})
 	}
+}
+
+// ruleMessage describes a failed rule from the schema's side only. The library's own messages
+// quote the submitted value ("minimum: got 5, want 10"), and a problem detail or a log line must
+// not echo what the sender sent: the value may be a document number or a name.
+func ruleMessage(k jsonschema.ErrorKind) string {
+	switch k := k.(type) {
+	case *kind.Enum, *kind.Const:
+		return k.LocalizedString(printer) // the allowed values, from the schema
+	case *kind.Minimum:
+		return "must be at least " + k.Want.FloatString(6)
+	case *kind.Maximum:
+		return "must be at most " + k.Want.FloatString(6)
+	case *kind.ExclusiveMinimum:
+		return "must be greater than " + k.Want.FloatString(6)
+	case *kind.ExclusiveMaximum:
+		return "must be less than " + k.Want.FloatString(6)
+	case *kind.MaxLength:
+		return fmt.Sprintf("too long: want at most %d characters", k.Want)
+	}
+	return fmt.Sprintf("fails the schema rule %q", strings.Join(k.KeywordPath(), "/"))
 }
 
 // missingOneOf recognises an anyOf or oneOf that failed only because each

@@ -43,8 +43,9 @@ type RequestChallenger interface {
 type TokenServer interface {
 	// TokenPath is the request path the endpoint answers on.
 	TokenPath() string
-	// ServeToken answers one token request, including its errors.
-	ServeToken(w http.ResponseWriter, r *http.Request)
+	// ServeToken answers one token request, including its errors. source is the sender's
+	// address, the key (with the client id) of the failure throttle.
+	ServeToken(w http.ResponseWriter, r *http.Request, source string) TokenResult
 }
 
 // Chain is the auth lines of one route, with any-of semantics: a request passes when any line

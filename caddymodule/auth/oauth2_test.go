@@ -70,7 +70,7 @@ func postToken(ts TokenServer, q tokenReq) *httptest.ResponseRecorder {
 		r.Header.Set("Authorization", q.rawAuth)
 	}
 	w := httptest.NewRecorder()
-	ts.ServeToken(w, r)
+	ts.ServeToken(w, r, "192.0.2.1")
 	return w
 }
 

@@ -22,7 +22,7 @@ const maxCAS = 8
 // this process or in other replicas, store it once, and a crash can never leave a key recorded
 // without its event. Accept returns nil only after the store acknowledged the event (see
 // StoreConfig for what that survives); any error means the event is not known to be stored and
-// the sender must be told to retry (503).
+// the sender must be told to retry (503). ErrQueueFull means the route's MaxQueue is used up.
 //
 // keyHash must be a subject token (hex or base64url of a hash; keep it short, it is held in
 // memory per key). Empty ev.ID and zero ev.ReceivedAt are filled in.
@@ -44,6 +44,16 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 	}
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
+	}
+	if err := r.admit(ctx, st, len(ev.Body)); err != nil {
+		// A full route still recognises a re-sent event: the vendor gets its duplicate ack
+		// rather than a 503 it would retry.
+		if errors.Is(err, ErrQueueFull) {
+			if seen, serr := r.Seen(ctx, keyHash); serr == nil && seen {
+				return true, nil
+			}
+		}
+		return false, err
 	}
 	subj := r.evPfx + keyHash
 	m := &nats.Msg{Subject: subj, Header: encodeEvent(ev, 1), Data: ev.Body}

@@ -167,6 +167,11 @@ func (r *Route) Quarantine(ctx context.Context, keyHash string, ev *Event, reaso
 	if ev.ReceivedAt.IsZero() {
 		ev.ReceivedAt = r.now()
 	}
+	if st := r.set.Load(); st.fwd != nil {
+		if err := r.admit(ctx, st, len(ev.Body)); err != nil {
+			return false, err
+		}
+	}
 	ev.ID = quarantinePrefix + keyHash
 	f := failure{reason: ReasonSchema, err: errors.New(reason)}
 	id, existed, err := r.publishDeadLetter(ctx, ev.ID, ev.ID, encodeEvent(ev, 8), ev.Body, f)

@@ -34,8 +34,11 @@ func (s *Store) startEmbedded() error {
 		SyncAlways:   s.cfg.SyncAlways,
 		SyncInterval: s.cfg.SyncInterval,
 		MaxPayload:   s.cfg.MaxPayload,
-		NoSigs:       true,
-		DontListen:   s.cfg.Listen == "",
+		// JetStreamMaxStore is fixed here rather than left to the server, which computes 75% of
+		// the disk that is free at start and never revisits it.
+		JetStreamMaxStore: s.cfg.MaxStore,
+		NoSigs:            true,
+		DontListen:        s.cfg.Listen == "",
 	}
 	if s.cfg.Listen != "" {
 		host, port, err := net.SplitHostPort(s.cfg.Listen)

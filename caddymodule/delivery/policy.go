@@ -16,6 +16,7 @@ const (
 	DefaultBackoffMax  = 10 * time.Minute
 	DefaultConcurrency = 16
 	DefaultDedupWindow = 24 * time.Hour
+	DefaultMaxQueue    = 1 << 30
 )
 
 // Policy is the forward block of a route: where and how accepted events are delivered.
@@ -52,6 +53,10 @@ type Policy struct {
 	// (auth.SignStandardWebhook); nil means no signature. auth.DecodeStandardWebhookSecret turns a
 	// "whsec_" secret into this key.
 	SignSecret []byte
+	// MaxQueue is the route's quota in the store, in bytes: its event stream (undelivered events
+	// and the dedup records of its window) plus its dead letters. Past it, Accept and Quarantine
+	// refuse new events with ErrQueueFull; nothing stored is dropped. Default 1 GiB.
+	MaxQueue int64
 }
 
 // RouteConfig configures one route. Name is its stable identity; the other fields can change
@@ -133,6 +138,9 @@ func (p Policy) withDefaults() Policy {
 	}
 	if p.RateBurst <= 0 {
 		p.RateBurst = 1
+	}
+	if p.MaxQueue <= 0 {
+		p.MaxQueue = DefaultMaxQueue
 	}
 	return p
 }

@@ -51,6 +51,7 @@ type Route struct {
 	updated    chan struct{}
 	finalizing sync.Map // stream seq -> struct{}: delivered, but the marker or ack is not stored yet
 	down       outage   // pauses fetching while the application is unreachable
+	quota      quota    // the route's use of the store, against Policy.MaxQueue
 }
 
 // Route creates or updates the streams of the route named cfg.Name (and its consumer in forward

@@ -24,6 +24,10 @@ type Stats struct {
 	Dead uint64 `json:"dead"`
 	// Stored counts messages in the event stream: queued events plus remembered keys.
 	Stored uint64 `json:"stored"`
+	// Bytes is the route's use of the store: its event stream plus its dead letters.
+	Bytes uint64 `json:"bytes"`
+	// MaxQueue is the route's quota of Bytes (forward mode; 0 in gate mode).
+	MaxQueue uint64 `json:"max_queue,omitempty"`
 }
 
 // Stats returns the route's queue figures.
@@ -39,6 +43,10 @@ func (r *Route) Stats(ctx context.Context) (Stats, error) {
 		return s, fmt.Errorf("store: %w", err)
 	}
 	s.Dead = dl.State.Msgs
+	s.Bytes = ev.State.Bytes + dl.State.Bytes
+	if _, limit := r.QuotaUse(); limit > 0 {
+		s.MaxQueue = uint64(limit)
+	}
 	c, err := r.ev.Consumer(ctx, consumerName)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return s, nil // gate mode: no delivery queue

@@ -57,6 +57,9 @@ type StoreConfig struct {
 	// (a cluster without a meta or stream leader, another gateway creating them at the same
 	// time); default 30s.
 	ReadyTimeout time.Duration
+	// MaxStore caps the embedded server's JetStream file storage in bytes; zero means
+	// nats-server's default (75% of the free disk space when it starts).
+	MaxStore int64
 	// MaxPayload is the embedded server's largest message (event body plus headers); default 8 MiB.
 	// On an external cluster the server's max_payload applies (Store.MaxPayload).
 	MaxPayload int32

@@ -130,10 +130,18 @@ func startGateRoute(t *testing.T, up *upstream, subdirectives ...string) {
 	startCaddy(t, storeOption(t), fmt.Sprintf("%s {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", site, block, up.hostPort()))
 }
 
-// storeOption keeps the embedded store of one test in its own directory.
+// storeOption keeps the embedded store of one test in its own directory. The in-process Caddy
+// keeps running (and the store writing) until the next test loads its config, so the directory
+// is not a t.TempDir, whose removal would race with those writes and fail the test; it is
+// removed on a best-effort basis.
 func storeOption(t *testing.T) string {
 	t.Helper()
-	return "\twebhook_gateway {\n\t\tstore embedded " + filepath.Join(t.TempDir(), "store") + "\n\t\tdrain_timeout 1s\n\t}\n"
+	dir, err := os.MkdirTemp("", "whgw-store-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return "\twebhook_gateway {\n\t\tstore embedded " + filepath.Join(dir, "store") + "\n\t\tdrain_timeout 1s\n\t}\n"
 }
 
 // post sends a webhook to the gateway.

@@ -35,10 +35,12 @@ type Limits struct {
 	MaxNumberBytes int
 }
 
-// Check verifies in one pass that body is valid UTF-8 and exactly one JSON
-// value (RFC 8259; surrounding whitespace allowed) within lim. It returns nil
-// or an [*Error]. It does not allocate on success as long as the nesting
-// stays within 64 levels.
+// Check verifies that body is valid UTF-8 and exactly one JSON value (RFC
+// 8259; surrounding whitespace allowed) within lim, and that no object has
+// two members whose names are equal after unescaping, or under simple Unicode
+// case folding ([DuplicateName]; see names.go for why). It returns nil or an
+// [*Error]. The syntax pass does not allocate; the names pass reuses pooled
+// scratch space, and allocates only for objects of more than 16 members.
 //
 // Escaped lone surrogates such as "\ud800" are accepted, as RFC 8259's
 // grammar and encoding/json accept them; [Decode] turns them into U+FFFD
@@ -65,8 +67,9 @@ func Check(body []byte, lim Limits) error {
 		return &Error{Kind: Empty, Offset: n}
 	}
 	var (
-		top int
-		err *Error
+		top       int
+		err       *Error
+		hasObject bool // a non-empty object: its names need the uniqueness pass
 	)
 
 value:
@@ -86,6 +89,7 @@ value:
 			goto after
 		}
 		stack = append(stack, 1<<1|1)
+		hasObject = true
 		goto key
 	case '[':
 		if len(stack) >= maxDepth {
@@ -121,10 +125,15 @@ value:
 after:
 	i = skipSpace(body, i)
 	if len(stack) == 0 {
-		if i == n {
-			return nil
+		if i != n {
+			return badByte(body, i)
 		}
-		return badByte(body, i)
+		if hasObject {
+			if e := checkNames(body); e != nil {
+				return e
+			}
+		}
+		return nil
 	}
 	if i >= n {
 		return &Error{Kind: Syntax, Offset: n}

@@ -3,6 +3,7 @@ package payload
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -30,7 +31,18 @@ func TestCheck(t *testing.T) {
 		{name: "lone low surrogate escape allowed", body: `"\udc00x"`},
 		{name: "utf8 in string", body: `{"nome":"Conceição 😀"}`},
 		{name: "numbers", body: `[0,-0,1,-1,10,0.0,1.25,1e5,1E+5,1e-5,-1.5E-07,123456789012345678901234567890]`},
-		{name: "duplicate keys", body: `{"a":1,"a":2}`},
+		{name: "same names in different objects", body: `{"a":{"a":1},"b":[{"a":1},{"a":2}],"A2":{"b":1}}`},
+		{name: "names that differ after folding", body: `{"ab":1,"a_b":2,"aß":3,"ass":4}`},
+		{name: "many distinct names", body: manyNames(40, false)},
+
+		{name: "duplicate keys", body: `{"a":1,"a":2}`, kind: DuplicateName, offset: 7},
+		{name: "the parser differential", body: `{"processId":"4444","state":"PROCESS_STATE_REJECTED","STATE":"PROCESS_STATE_FINISHED","ProcessID":"5555"}`, kind: DuplicateName, offset: 53},
+		{name: "escaped duplicate", body: `{"a":1,"\u0061":2}`, kind: DuplicateName, offset: 7},
+		{name: "escaped case variant", body: `{"state":1,"\u0053TATE":2}`, kind: DuplicateName, offset: 11},
+		{name: "kelvin sign folds to k", body: `{"k":1,"\u212a":2}`, kind: DuplicateName, offset: 7},
+		{name: "long s folds to s", body: `{"s":1,"ſ":2}`, kind: DuplicateName, offset: 7},
+		{name: "nested duplicate", body: `[1,{"x":{"y":1,"Y":2}}]`, kind: DuplicateName, offset: 15},
+		{name: "duplicate among many names", body: manyNames(40, true), kind: DuplicateName, offset: len(manyNames(40, true)) - 8},
 
 		{name: "empty body", body: ``, kind: Empty, offset: 0},
 		{name: "whitespace only", body: " \n\t\r ", kind: Empty, offset: 5},
@@ -122,10 +134,35 @@ func TestCheck(t *testing.T) {
 				t.Fatalf("Check() = {%v %d}, want {%v %d}", e.Kind, e.Offset, tc.kind, tc.offset)
 			}
 			// The oracle agrees whenever depth is not the reason.
-			if e.Kind != TooDeep && e.Kind != TooLarge && json.Valid([]byte(tc.body)) && utf8.ValidString(tc.body) {
+			if e.Kind != TooDeep && e.Kind != TooLarge && e.Kind != DuplicateName && json.Valid([]byte(tc.body)) && utf8.ValidString(tc.body) {
 				t.Fatalf("Check() = %v but encoding/json and utf8 accept the body", err)
 			}
 		})
+	}
+}
+
+// manyNames is an object of n distinct members, plus one that repeats the first in upper case.
+func manyNames(n int, dup bool) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%02d":%d,`, i, i)
+	}
+	if dup {
+		b.WriteString(`"K00":0,`)
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
+}
+
+func TestDuplicateNameMessage(t *testing.T) {
+	err := Check([]byte(`{"state":"REJECTED","STATE":"FINISHED"}`), Limits{})
+	if err == nil || err.Error() != `duplicate member name "STATE" (the same as "state" under case folding) at byte 20` {
+		t.Fatalf("Error() = %v", err)
+	}
+	long := `{"` + strings.Repeat("é", 100) + `":1,"` + strings.Repeat("É", 100) + `":2}`
+	msg := Check([]byte(long), Limits{}).Error()
+	if len(msg) > 600 || strings.Count(msg, `\u00c9`) != 32 {
+		t.Fatalf("the name is not cut: %q", msg)
 	}
 }
 

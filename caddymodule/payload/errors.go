@@ -19,6 +19,9 @@ const (
 	TooLarge
 	// Empty means the body is empty or only whitespace.
 	Empty
+	// DuplicateName means an object has two members whose names are equal, or equal under
+	// simple Unicode case folding (the way encoding/json matches struct fields).
+	DuplicateName
 )
 
 // String returns a short lower-case name of the kind, suitable for a metric
@@ -35,12 +38,15 @@ func (k ErrorKind) String() string {
 		return "too_large"
 	case Empty:
 		return "empty"
+	case DuplicateName:
+		return "duplicate_name"
 	}
 	return "unknown"
 }
 
 // Error reports why a body was rejected and at which byte offset. Its message
-// never contains body content, so it is safe to log and to return to a sender.
+// never contains body content, except the member names of a [DuplicateName] (cut to 64 bytes
+// and quoted as ASCII), so it is safe to log and to return to a sender.
 type Error struct {
 	// Kind is the class of the failure.
 	Kind ErrorKind
@@ -48,6 +54,9 @@ type Error struct {
 	// was detected; for [Empty] and for a body that ends too early it is the
 	// body length.
 	Offset int
+	// Name and Other are, for [DuplicateName], the member's name and the earlier name it
+	// clashes with, decoded and cut to at most 64 bytes.
+	Name, Other string
 }
 
 // Error implements the error interface.
@@ -64,6 +73,11 @@ func (e *Error) Error() string {
 		msg = "JSON value too large"
 	case Empty:
 		msg = "empty JSON body"
+	case DuplicateName:
+		msg = "duplicate member name " + strconv.QuoteToASCII(e.Name)
+		if e.Other != e.Name {
+			msg += " (the same as " + strconv.QuoteToASCII(e.Other) + " under case folding)"
+		}
 	default:
 		msg = "invalid JSON body"
 	}

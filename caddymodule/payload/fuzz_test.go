@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -13,12 +14,14 @@ import (
 // The fuzz targets run their committed seeds (testdata/fuzz/) as normal
 // tests; explore with e.g. go test -fuzz FuzzCheck -fuzztime 30s.
 
-// FuzzCheck compares Check with encoding/json.Valid plus utf8.Valid.
+// FuzzCheck compares Check with encoding/json.Valid plus utf8.Valid plus unique names under
+// bytes.EqualFold (simple Unicode case folding, what encoding/json matches fields by).
 func FuzzCheck(f *testing.F) {
 	f.Add([]byte(`{"a":[1,2.5e-3,"x\u00e9",true,null]}`))
+	f.Add([]byte(`{"state":"R","STATE":"F"}`))
 	f.Add(webhookBody)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		want := json.Valid(body) && utf8.Valid(body)
+		want := json.Valid(body) && utf8.Valid(body) && uniqueFoldedNames(body)
 		err := Check(body, Limits{MaxDepth: 10000}) // encoding/json's own limit
 		if (err == nil) != want {
 			t.Fatalf("Check() = %v, oracle valid = %v", err, want)
@@ -63,6 +66,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(webhookBody)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkErr := Check(body, Limits{MaxDepth: 10000})
+		if e, ok := checkErr.(*Error); ok && e.Kind == DuplicateName {
+			checkErr = nil // Decode takes repeated names (the last wins); Check refuses them
+		}
 		doc, err := Decode(body)
 		if (err == nil) != (checkErr == nil) {
 			t.Fatalf("Decode() error = %v, Check() = %v", err, checkErr)
@@ -81,6 +87,123 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("Decode() = %#v, encoding/json = %#v", doc, want)
 		}
 	})
+}
+
+// uniqueFoldedNames is the oracle of the names rule: encoding/json's tokenizer gives the decoded
+// names of each object, compared pairwise with bytes.EqualFold.
+func uniqueFoldedNames(body []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	type frame struct {
+		object bool
+		names  [][]byte
+		isKey  bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return true // io.EOF, or a syntax error the other checks report
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.isKey {
+			if name, ok := tok.(string); ok {
+				for _, n := range top.names {
+					if bytes.EqualFold(n, []byte(name)) {
+						return false
+					}
+				}
+				top.names = append(top.names, []byte(name))
+				top.isKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil && top.object {
+				top.isKey = true
+			}
+			stack = append(stack, &frame{object: true, isKey: true})
+			continue
+		case json.Delim('['):
+			if top != nil && top.object {
+				top.isKey = true
+			}
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top != nil && top.object {
+			top.isKey = true // a scalar value: the next token is a name
+		}
+	}
+}
+
+// FuzzOneReading: whatever Check accepts, encoding/json reads exactly as the schema does. The
+// generic tree equals Decode's, and a Go struct (whose fields encoding/json matches without
+// regard to case) gets the values of the only names that fold to its fields.
+func FuzzOneReading(f *testing.F) {
+	f.Add([]byte(`{"processId":"4444","state":"PROCESS_STATE_REJECTED","STATE":"PROCESS_STATE_FINISHED","ProcessID":"5555"}`))
+	f.Add([]byte(`{"State":"x","\u0070rocessid":1,"nested":{"K":true,"\u212a":false}}`))
+	f.Add(webhookBody)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if Check(body, Limits{MaxDepth: 10000}) != nil {
+			return
+		}
+		doc, err := Decode(body)
+		if err != nil {
+			t.Fatalf("Decode() rejects a checked body: %v", err)
+		}
+		want, err := stdDecode(body)
+		if err != nil {
+			t.Fatalf("encoding/json rejects a checked body: %v", err)
+		}
+		if !reflect.DeepEqual(doc, want) {
+			t.Fatalf("Decode() = %#v, encoding/json = %#v", doc, want)
+		}
+		obj, ok := doc.(map[string]any)
+		if !ok {
+			return
+		}
+		var st struct {
+			State     any `json:"state"`
+			ProcessID any `json:"processId"`
+			Nested    *struct {
+				K any `json:"k"`
+			} `json:"nested"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&st); err != nil {
+			return // a type mismatch (e.g. "nested" is a string) is the application's error
+		}
+		if got, want := st.State, foldedMember(obj, "state"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("struct field state = %#v, the schema saw %#v", got, want)
+		}
+		if got, want := st.ProcessID, foldedMember(obj, "processId"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("struct field processId = %#v, the schema saw %#v", got, want)
+		}
+		if nested, ok := foldedMember(obj, "nested").(map[string]any); ok && st.Nested != nil {
+			if got, want := st.Nested.K, foldedMember(nested, "k"); !reflect.DeepEqual(got, want) {
+				t.Fatalf("struct field nested.k = %#v, the schema saw %#v", got, want)
+			}
+		}
+	})
+}
+
+// foldedMember is the value of the member whose name equals name under case folding; Check
+// guarantees there is at most one.
+func foldedMember(obj map[string]any, name string) any {
+	for k, v := range obj {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return nil
 }
 
 // FuzzTemplate parses a template and renders it over a random body; nothing

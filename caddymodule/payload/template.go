@@ -212,6 +212,18 @@ func (t *Template) String() string { return t.src }
 // caller must [Decode] it before [Template.Render].
 func (t *Template) UsesJSON() bool { return t.usesJSON }
 
+// Placeholders lists the Caddy placeholders of the template (names without braces, in
+// order), not the {webhook.*} ones.
+func (t *Template) Placeholders() []string {
+	var out []string
+	for _, p := range t.parts {
+		if p.kind == partPlaceholder {
+			out = append(out, p.text)
+		}
+	}
+	return out
+}
+
 // UsesBody reports whether the template hashes the raw body.
 func (t *Template) UsesBody() bool { return t.usesBody }
 

@@ -60,7 +60,7 @@ func TestSignerPassesGatewayChecks(t *testing.T) {
 					http.NotFound(w, r)
 					return
 				}
-				ts.ServeToken(w, r)
+				ts.ServeToken(w, r, "192.0.2.1")
 			}))
 			defer srv.Close()
 			s, err := New(tc.cfg(srv.URL+tokenPath), srv.Client())
