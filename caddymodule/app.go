@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -81,10 +82,11 @@ type App struct {
 	acquired []string
 	haveStor bool
 	store    *delivery.Store
-	// prevLog is the store's logger before this config installed its own:
-	// a Start that fails puts it back (see Stop).
-	prevLog *zap.Logger
-	cancel  context.CancelFunc
+	// loggedTo is the store this config installed its logger into, and
+	// prevLog the logger it had before: a Start that fails puts it back (see Stop).
+	loggedTo *delivery.Store
+	prevLog  *zap.Logger
+	cancel   context.CancelFunc
 }
 
 // StoreConfig selects the store.
@@ -197,6 +199,9 @@ func (a *App) Start() error {
 func (a *App) start() error {
 	bodyBudget.limit.Store(a.bodyMemory())
 	val, _, err := stores.LoadOrNew(a.storeKey, func() (caddy.Destructor, error) {
+		// Said before the open, which can take a while (recovering a large
+		// store, or reaching a cluster).
+		a.logger.Info("opening webhook gateway store", zap.String("store", a.storeKind()), zap.String("location", a.storeLocation()))
 		s, err := delivery.Open(a.storeCfg, a.logger)
 		if err != nil {
 			return nil, err
@@ -210,7 +215,7 @@ func (a *App) start() error {
 	store := val.(storeHolder).Store
 	// The store outlives this config; its logger must be this config's,
 	// since Caddy closes the previous config's log writers when it unloads.
-	a.store = store
+	a.loggedTo = store
 	a.prevLog = store.SetLogger(a.logger)
 
 	a.mu.Lock()
@@ -249,14 +254,72 @@ func (a *App) start() error {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	a.store = store
 	go a.sampleQueues(ctx)
-	a.logger.Info("webhook gateway started", zap.Int("routes", len(names)), zap.String("store", a.storeKind()))
+	go a.warnOrphans(ctx, store)
+	running := make([]string, 0, len(names))
+	for _, name := range names {
+		mode := "gate"
+		if a.handles[name].cfg.Forward != nil {
+			mode = "forward"
+		}
+		running = append(running, name+" ("+mode+")")
+	}
+	a.logger.Info("webhook gateway started", zap.String("version", Version), zap.String("store", a.storeKind()), zap.String("location", a.storeLocation()),
+		zap.Strings("routes", running))
+	current.Store(a)
 	return nil
+}
+
+// current is the app of the running config, for the health endpoint.
+var current atomic.Pointer[App]
+
+// storeLocation is where the events are kept: the embedded store's directory
+// or the cluster's URLs (without credentials, which live in the creds file).
+func (a *App) storeLocation() string {
+	if len(a.storeCfg.URLs) > 0 {
+		return strings.Join(a.storeCfg.URLs, ",")
+	}
+	return a.storeCfg.Dir
+}
+
+// warnOrphans logs, once per config load, every queue in the store that holds
+// undelivered events or dead letters but has no route in this config.
+func (a *App) warnOrphans(ctx context.Context, store *delivery.Store) {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	names, err := store.RouteNames(ctx)
+	if err != nil {
+		a.logger.Warn("listing the store's queues failed", zap.Error(err))
+		return
+	}
+	a.mu.Lock()
+	configured := make(map[string]bool, len(a.handles))
+	for name := range a.handles {
+		configured[name] = true
+	}
+	a.mu.Unlock()
+	for _, name := range names {
+		if configured[name] {
+			continue
+		}
+		o, err := store.Orphan(ctx, name)
+		if err != nil {
+			a.logger.Warn("reading an orphaned queue failed", zap.String("route", name), zap.Error(err))
+			continue
+		}
+		if o.Pending == 0 && o.Dead == 0 {
+			continue
+		}
+		a.logger.Warn("orphaned queue: undelivered events with no route in this config; give a route this name, or move them with `caddy webhook attach "+name+" <route>`",
+			zap.String("route", name), zap.Uint64("pending", o.Pending), zap.Uint64("dead", o.Dead))
+	}
 }
 
 // Stop releases the routes and the store; the last user's release drains the
 // workers and closes the store.
 func (a *App) Stop() error {
+	current.CompareAndSwap(a, nil)
 	if a.cancel != nil {
 		a.cancel()
 	}
@@ -275,8 +338,8 @@ func (a *App) Stop() error {
 		// take over (its Start failed, and the previous config runs on): give
 		// the store back the logger it had. A config that was replaced by a
 		// newer one finds the newer one's logger there and leaves it.
-		if a.store.Logger() == a.logger && a.prevLog != nil {
-			a.store.SetLogger(a.prevLog)
+		if l := a.loggedTo; l != nil && l.Logger() == a.logger && a.prevLog != nil {
+			l.SetLogger(a.prevLog)
 		}
 		if _, err := stores.Delete(a.storeKey); err != nil {
 			errs = append(errs, err)

@@ -13,8 +13,14 @@ import (
 
 func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
 	m := new(Handler)
-	err := m.UnmarshalCaddyfile(h.Dispenser)
-	return m, err
+	name := caddyfileRouteName(h)
+	if err := m.UnmarshalCaddyfile(h.Dispenser); err != nil {
+		return nil, err
+	}
+	if m.Name == "" {
+		m.Name = name
+	}
+	return m, nil
 }
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -185,6 +191,11 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 	f.URL = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
+	}
+	if !hasPlaceholder(f.URL) {
+		if err := checkForwardURL(f.URL); err != nil {
+			return d.Err(err.Error())
+		}
 	}
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {

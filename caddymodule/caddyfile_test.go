@@ -581,6 +581,12 @@ func TestWebhookCommandRequest(t *testing.T) {
 		{[]string{"show", "a"}, "", "", "show takes 2 argument(s)"},
 		{[]string{"replay", "a"}, "", "", "replay takes 2 argument(s)"},
 		{[]string{"delete"}, "", "", "delete takes 2 argument(s)"},
+		{[]string{"health"}, http.MethodGet, "/webhook_gateway/health", ""},
+		{[]string{"attach", "old", "new"}, http.MethodPost, "/webhook_gateway/routes/old/attach?to=new", ""},
+		{[]string{"discard", "old"}, http.MethodDelete, "/webhook_gateway/routes/old?discard=true", ""},
+		{[]string{"drain", "old", "http://app:3000/in"}, http.MethodPost, "/webhook_gateway/routes/old/drain?to=http%3A%2F%2Fapp%3A3000%2Fin", ""},
+		{[]string{"attach", "old"}, "", "", "attach takes 2 argument(s)"},
+		{[]string{"health", "x"}, "", "", "health takes 0 argument(s)"},
 		{[]string{"purge", "a"}, "", "", `unknown webhook subcommand "purge"`},
 	}
 	for _, tc := range tests {

@@ -1,54 +1,128 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
+	"strconv"
+	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
 	"github.com/spf13/cobra"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
 // registerCommands adds `caddy webhook …`, a client of the admin API.
 func registerCommands() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "stats [<route>] | dead-letters <route> | show <route> <id> | replay <route> <id> | delete <route> <id>",
+		Usage: "health | stats [<route>] | dead-letters <route> [--all] | show|replay|delete <route> <id> | replay <route> --all | attach <orphan> <route> | drain <orphan> <url> | discard <orphan>",
 		Short: "Inspects the webhook gateway's queues and dead letters",
 		Long: `
 Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
 
-  caddy webhook stats [<route>]        queue stats (pending, in flight, dead)
-  caddy webhook dead-letters <route>   list a route's dead letters
+  caddy webhook health                 exit 0 when the store answers and every route runs
+  caddy webhook stats [<route>]        queue stats (pending, in flight, dead) of every route,
+                                       orphaned queues included ("orphaned": true)
+  caddy webhook dead-letters <route>   list a route's dead letters (--limit, --cursor, or --all)
   caddy webhook show <route> <id>      show one dead letter with its body
   caddy webhook replay <route> <id>    deliver a dead letter again
+  caddy webhook replay <route> --all   deliver every dead letter again, paced by the route's
+                                       rate (quarantined ones only with --include-quarantined)
   caddy webhook delete <route> <id>    drop a dead letter
+  caddy webhook attach <orphan> <route>  move an orphaned queue (events, keys, dead letters)
+                                       into a configured route, which delivers them
+  caddy webhook drain <orphan> <url>   deliver an orphaned queue's events to <url> (default
+                                       retries), then remove the queue
+  caddy webhook discard <orphan>       delete an orphaned queue with its events (--yes)
 `,
 		CobraFunc: func(cmd *cobra.Command) {
 			cmd.Flags().String("address", "", "the admin API address (default: localhost:2019)")
+			cmd.Flags().Bool("all", false, "dead-letters: every page; replay: every dead letter of the route")
+			cmd.Flags().Bool("include-quarantined", false, "replay --all: also replay quarantined events (schema violations)")
+			cmd.Flags().Int("limit", 0, "dead-letters: page size (at most 1000)")
+			cmd.Flags().String("cursor", "", "dead-letters: start at this cursor (printed to stderr after a page)")
+			cmd.Flags().Bool("yes", false, "discard: confirm that the orphaned queue's events are dropped")
 			cmd.Args = cobra.RangeArgs(1, 3)
 			cmd.RunE = func(cmd *cobra.Command, args []string) error {
-				addr, _ := cmd.Flags().GetString("address")
-				return runWebhookCommand(addr, args, os.Stdout)
+				var o cliOptions
+				o.addr, _ = cmd.Flags().GetString("address")
+				o.all, _ = cmd.Flags().GetBool("all")
+				o.quarantined, _ = cmd.Flags().GetBool("include-quarantined")
+				o.limit, _ = cmd.Flags().GetInt("limit")
+				o.cursor, _ = cmd.Flags().GetString("cursor")
+				o.yes, _ = cmd.Flags().GetBool("yes")
+				return runWebhookCommand(o, args, os.Stdout, os.Stderr)
 			}
 		},
 	})
 }
 
-func runWebhookCommand(addr string, args []string, out io.Writer) error {
-	if addr == "" {
-		addr = "localhost:2019"
+// cliOptions are the flags of `caddy webhook`.
+type cliOptions struct {
+	addr        string
+	all         bool
+	quarantined bool
+	limit       int
+	cursor      string
+	yes         bool
+}
+
+func runWebhookCommand(o cliOptions, args []string, out, errOut io.Writer) error {
+	if o.addr == "" {
+		o.addr = "localhost:2019"
+	}
+	switch {
+	case args[0] == "replay" && o.all:
+		if len(args) != 2 {
+			return fmt.Errorf("replay --all takes the route only")
+		}
+		return replayAll(o, args[1], out)
+	case args[0] == "dead-letters" && o.all:
+		if len(args) != 2 {
+			return fmt.Errorf("dead-letters takes 1 argument(s)")
+		}
+		var all []json.RawMessage
+		err := eachDeadLetterPage(o.addr, args[1], "", func(page []json.RawMessage) error {
+			all = append(all, page...)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if all == nil {
+			all = []json.RawMessage{}
+		}
+		return printJSON(out, all)
+	case args[0] == "discard" && !o.yes:
+		return fmt.Errorf("discard drops the orphaned queue's events for good: add --yes (or attach it to a route instead)")
 	}
 	method, uri, err := webhookCommandRequest(args)
 	if err != nil {
 		return err
 	}
-	resp, err := caddycmd.AdminAPIRequest(addr, method, uri, nil, nil)
+	if args[0] == "dead-letters" && (o.limit > 0 || o.cursor != "") {
+		q := url.Values{}
+		if o.limit > 0 {
+			q.Set("limit", strconv.Itoa(o.limit))
+		}
+		if o.cursor != "" {
+			q.Set("cursor", o.cursor)
+		}
+		uri += "?" + q.Encode()
+	}
+	resp, err := caddycmd.AdminAPIRequest(o.addr, method, uri, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	if c := resp.Header.Get("X-Next-Cursor"); c != "" {
+		fmt.Fprintf(errOut, "more dead letters: --cursor %s (or --all)\n", c)
+	}
 	_, err = io.Copy(out, resp.Body)
 	return err
 }
@@ -63,6 +137,11 @@ func webhookCommandRequest(args []string) (method, uri string, err error) {
 	}
 	base := adminPrefix + "routes"
 	switch args[0] {
+	case "health":
+		if err := need(1); err != nil {
+			return "", "", err
+		}
+		return http.MethodGet, adminPrefix + "health", nil
 	case "stats":
 		if len(args) == 1 {
 			return http.MethodGet, base, nil
@@ -91,6 +170,123 @@ func webhookCommandRequest(args []string) (method, uri string, err error) {
 			return "", "", err
 		}
 		return http.MethodDelete, base + "/" + args[1] + "/dead_letters/" + args[2], nil
+	case "attach":
+		if err := need(3); err != nil {
+			return "", "", err
+		}
+		return http.MethodPost, base + "/" + args[1] + "/attach?to=" + url.QueryEscape(args[2]), nil
+	case "drain":
+		if err := need(3); err != nil {
+			return "", "", err
+		}
+		return http.MethodPost, base + "/" + args[1] + "/drain?to=" + url.QueryEscape(args[2]), nil
+	case "discard":
+		if err := need(2); err != nil {
+			return "", "", err
+		}
+		return http.MethodDelete, base + "/" + args[1] + "?discard=true", nil
 	}
 	return "", "", fmt.Errorf("unknown webhook subcommand %q", args[0])
+}
+
+// eachDeadLetterPage calls f with every page of a route's dead letters,
+// following the cursor, starting at cursor ("" for the oldest).
+func eachDeadLetterPage(addr, route, cursor string, f func([]json.RawMessage) error) error {
+	for {
+		uri := adminPrefix + "routes/" + route + "/dead_letters?limit=1000"
+		if cursor != "" {
+			uri += "&cursor=" + url.QueryEscape(cursor)
+		}
+		resp, err := caddycmd.AdminAPIRequest(addr, http.MethodGet, uri, nil, nil)
+		if err != nil {
+			return err
+		}
+		var page []json.RawMessage
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		next := resp.Header.Get("X-Next-Cursor")
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("reading dead letters: %v", err)
+		}
+		if err := f(page); err != nil {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// replayAll replays every dead letter of a route, one admin call per dead
+// letter, at most at the route's rate (forward rate); quarantined events
+// only when asked (reason schema: they failed the schema).
+func replayAll(o cliOptions, route string, out io.Writer) error {
+	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodGet, adminPrefix+"routes/"+route, nil, nil)
+	if err != nil {
+		return err
+	}
+	var rv routeView
+	err = json.NewDecoder(resp.Body).Decode(&rv)
+	resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading route %s: %v", route, err)
+	}
+	if rv.Orphaned {
+		return fmt.Errorf("route %s is an orphaned queue: attach it to a route first", route)
+	}
+	var pace *time.Ticker
+	if rv.RatePerSecond > 0 {
+		pace = time.NewTicker(time.Duration(float64(time.Second) / rv.RatePerSecond))
+		defer pace.Stop()
+	}
+	// The list is taken first, so that an event that dies again during the
+	// run is not replayed twice by it.
+	var ids []string
+	skipped := 0
+	err = eachDeadLetterPage(o.addr, route, "", func(page []json.RawMessage) error {
+		for _, raw := range page {
+			var dl struct {
+				ID     string `json:"id"`
+				Reason string `json:"reason"`
+			}
+			if err := json.Unmarshal(raw, &dl); err != nil {
+				return err
+			}
+			if dl.Reason == delivery.ReasonSchema && !o.quarantined {
+				skipped++
+				continue
+			}
+			ids = append(ids, dl.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	replayed := 0
+	for _, id := range ids {
+		if pace != nil && replayed > 0 {
+			<-pace.C
+		}
+		r, rerr := caddycmd.AdminAPIRequest(o.addr, http.MethodPost, adminPrefix+"routes/"+route+"/dead_letters/"+url.PathEscape(id)+"/replay", nil, nil)
+		if rerr != nil {
+			err = fmt.Errorf("replay %s (after %d replayed): %v", id, replayed, rerr)
+			break
+		}
+		r.Body.Close()
+		replayed++
+	}
+	fmt.Fprintf(out, "replayed %d dead letters of route %s", replayed, route)
+	if skipped > 0 {
+		fmt.Fprintf(out, " (%d quarantined left alone: --include-quarantined replays them)", skipped)
+	}
+	fmt.Fprintln(out)
+	return err
+}
+
+func printJSON(out io.Writer, v any) error {
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

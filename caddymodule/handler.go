@@ -1,13 +1,10 @@
 package caddymodule
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -50,8 +47,12 @@ var bodyLimits = payload.Limits{MaxDepth: payload.DefaultMaxDepth, MaxNumberByte
 type Handler struct {
 	// Name is the stable identity of this route: its queue, its dead letters and
 	// its dedup window are keyed by it, so renaming it resets that state.
-	// Default: derived from the vendor preset and the forward URL. Two routes in
-	// one config may not share a name. Letters, digits, '-' and '_' only.
+	// Default in a Caddyfile: the first site address's host and the route's
+	// path matcher (site http://gw.example.com, handle /webhooks/idwise:
+	// gw_example_com_webhooks_idwise); in JSON: the vendor and family. Never
+	// derived from the forward URL, so moving the application keeps the
+	// queue. Two routes in one config may not share a name. Lower-case letters,
+	// digits, '-' and '_' only, at most 64.
 	Name string `json:"name,omitempty" validate:"omitempty,max=64"`
 
 	// Vendor selects a preset (schema, idempotency key, ack): unico_idcloud,
@@ -127,6 +128,11 @@ type Handler struct {
 	bodyTimeout  time.Duration
 	route        *routeHandle
 	vendorTag    string
+	// forwardURL is Forward.URL with its placeholders resolved.
+	forwardURL string
+	// noNextLogged makes the gate-mode misconfiguration (no handler after
+	// this one) logged once per config, not once per request.
+	noNextLogged *atomic.Bool
 }
 
 // AckConfig is the response to an accepted event.
@@ -139,8 +145,9 @@ type AckConfig struct {
 
 // ForwardConfig is the forward block: where and how accepted events are delivered.
 type ForwardConfig struct {
-	// URL receives every accepted event as a POST.
-	URL string `json:"url" validate:"required,url"`
+	// URL receives every accepted event as a POST: an http or https URL. It
+	// may use placeholders resolved at provision time, e.g. {env.APP_URL}/hooks.
+	URL string `json:"url" validate:"required"`
 	// Timeout bounds one delivery attempt. Default: 30s.
 	Timeout caddy.Duration `json:"timeout,omitempty" validate:"gte=0"`
 	// MaxAttempts is the number of attempts before the event is dead-lettered. Default: 20.
@@ -186,10 +193,23 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 
 // Provision resolves secrets, applies defaults, compiles the checks and
 // registers the route with the webhook_gateway app. It makes no network call.
+// Every error names the route and the directive, on one line.
 func (h *Handler) Provision(ctx caddy.Context) error {
+	if err := h.provision(ctx); err != nil {
+		name := h.Name
+		if name == "" {
+			name = "(unnamed)"
+		}
+		return fmt.Errorf("webhook_gateway route %q: %w", name, err)
+	}
+	return nil
+}
+
+func (h *Handler) provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
 	h.proxyWarned = new(atomic.Bool)
 	h.accessLogger = ctx.Logger(httpAppModule{}).Named("log.access")
+	h.noNextLogged = new(atomic.Bool)
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return err
 	}
@@ -222,6 +242,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := delivery.ValidRouteName(h.Name); err != nil {
 		return fmt.Errorf("name: %v", err)
+	}
+	if err := checkSecretRefs(h); err != nil {
+		return err
+	}
+	if h.Forward != nil {
+		u, err := resolveForwardURL(h.Forward.URL)
+		if err != nil {
+			return err
+		}
+		h.forwardURL = u
 	}
 
 	if err := h.provisionAuth(); err != nil {
@@ -344,9 +374,10 @@ func (h *Handler) provisionAuth() error {
 	return nil
 }
 
-var invalidNameChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
-
-// defaultName derives a stable route name from the vendor and the forward URL.
+// defaultName is the name of a route that has none in a JSON config: the
+// vendor and family (the Caddyfile adapter writes a name from the site and
+// path instead, see routename.go). Never the forward URL: moving the
+// application must not move the queue.
 func (h *Handler) defaultName() string {
 	parts := []string{}
 	if h.Vendor != "" {
@@ -358,11 +389,7 @@ func (h *Handler) defaultName() string {
 	if len(parts) == 0 {
 		parts = append(parts, "webhook")
 	}
-	if h.Forward != nil {
-		sum := sha256.Sum256([]byte(h.Forward.URL))
-		parts = append(parts, hex.EncodeToString(sum[:4]))
-	}
-	return invalidNameChars.ReplaceAllString(strings.Join(parts, "_"), "_")
+	return sanitizeRouteName(strings.Join(parts, "_"))
 }
 
 // Validate checks the cross-field rules of the config; it is read-only.

@@ -10,7 +10,7 @@ import (
 
 // The collectors are created once and registered into every config's registry,
 // so their values survive config reloads. Labels are bounded: route name,
-// vendor, outcome, result. Never an IP, a key or a URL.
+// vendor, outcome, result, reason (a problem code), status. Never an IP, a key or a URL.
 const (
 	metricsNamespace = "caddy"
 	metricsSubsystem = "webhook_gateway"
@@ -63,6 +63,10 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "dead_letters_total", Help: "Events moved to the dead letters.",
 	}, []string{"route"})
+	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "rejections_total", Help: "Rejected requests by route, vendor and reason (the problem code, a fixed set).",
+	}, []string{"route", "vendor", "reason"})
 	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "queue_depth", Help: "Events by route and state (pending, in_flight, dead), sampled every few seconds.",
@@ -72,6 +76,7 @@ var (
 var allCollectors = []prometheus.Collector{
 	queueBytes, queueMaxBytes, queueFullTotal, tokenRequestsTotal, requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
+	rejectionsTotal,
 }
 
 // registerMetrics puts the collectors into a config's registry. Registering the

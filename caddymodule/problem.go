@@ -43,6 +43,7 @@ var (
 	problemSchema       = newProblem(http.StatusBadRequest, "schema_violation", "the body does not match the event schema")
 	problemUnavailable  = newProblem(http.StatusServiceUnavailable, "store_unavailable", "the event could not be stored; retry later")
 	problemQueueFull    = withRetryAfter(newProblem(http.StatusServiceUnavailable, "queue_full", "this endpoint's queue is full; retry later"), queueFullRetryAfter)
+	problemNoNext       = newProblem(http.StatusBadGateway, "no_next_handler", "the gateway has nowhere to pass the event (configuration error); retry later")
 	// problemStoreRejected is a refusal by the store that a retry cannot
 	// change: the operator must look, so it is not a 503 with Retry-After.
 	problemStoreRejected = newProblem(http.StatusInternalServerError, "store_rejected", "the store refused this event; the gateway's operator has been alerted in its log")

@@ -110,7 +110,7 @@ func (h *Handler) routeConfig() (delivery.RouteConfig, error) {
 	f := h.Forward
 	repl := caddy.NewReplacer()
 	p := &delivery.Policy{
-		URL:          f.URL,
+		URL:          h.forwardURL,
 		Timeout:      time.Duration(f.Timeout),
 		MaxAttempts:  f.MaxAttempts,
 		MaxAge:       time.Duration(f.MaxAge),

@@ -241,6 +241,20 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 
 	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	nextErr := next.ServeHTTP(sw, r)
+	if nextErr == nil && sw.status == 0 {
+		// Nothing after the gateway answered: Caddy would send its empty 200
+		// and the event would go nowhere. Record no key, so the vendor's retry
+		// passes once the config is fixed.
+		if rerr := done(false); rerr != nil {
+			h.logger.Error("releasing idempotency key failed", zap.String("route", h.Name), zap.Error(rerr))
+		}
+		if h.noNextLogged.CompareAndSwap(false, true) {
+			h.logger.Error("gate mode: no handler after webhook_gateway answered the request; add reverse_proxy (or another handler) after it, or a forward block",
+				zap.String("route", h.Name))
+		}
+		w.Header().Del("X-Webhook-Id")
+		return h.reject(w, r, start, problemNoNext)
+	}
 	passed := nextErr == nil && sw.status >= 200 && sw.status < 300
 	if rerr := done(passed); rerr != nil {
 		h.logger.Error("recording idempotency key failed", zap.String("route", h.Name), zap.Error(rerr))
@@ -295,6 +309,7 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 	if p.Status == http.StatusServiceUnavailable {
 		outcome = outcomeUnavailable
 	}
+	rejectionsTotal.WithLabelValues(h.Name, h.vendorTag, p.Code).Inc()
 	h.observe(r, start, outcome, p.Status, "", "", p.Code)
 	return nil
 }
@@ -451,6 +466,15 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriterWrapper.Write(b)
+}
+
+// ReadFrom is the wrapper's io.ReaderFrom, which would otherwise bypass Write
+// (io.Copy prefers it): a body written that way is an implicit 200 too.
+func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriterWrapper.ReadFrom(r)
 }
 
 func violationText(vs []schemas.Violation) string {

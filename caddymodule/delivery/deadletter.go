@@ -29,7 +29,7 @@ const (
 	ReasonUndecodable  = "undecodable"
 )
 
-// maxListed caps DeadLetters' limit.
+// maxListed caps the page size of DeadLetterPage.
 const maxListed = 1000
 
 // DeadLetter is an event that will not be delivered unless it is replayed.
@@ -191,34 +191,58 @@ const quarantinePrefix = "q"
 // DeadLetters lists up to limit dead letters (default 100, at most 1000), oldest first, without
 // their bodies.
 func (r *Route) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+	list, _, err := r.DeadLetterPage(ctx, 0, limit)
+	return list, err
+}
+
+// DeadLetterPage lists up to limit dead letters (default 100, at most 1000), oldest first,
+// without their bodies, starting at the cursor (0: the oldest). next is the cursor of the
+// following page, 0 when this page reached the end. A cursor is a stream sequence, so it stays
+// valid while dead letters are replayed or deleted.
+func (r *Route) DeadLetterPage(ctx context.Context, cursor uint64, limit int) (list []DeadLetter, next uint64, err error) {
 	if limit <= 0 {
 		limit = 100
 	}
 	limit = min(limit, maxListed)
 	info, err := r.dl.Info(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, 0, fmt.Errorf("store: %w", err)
 	}
-	n := int(min(uint64(limit), info.State.Msgs))
-	if n == 0 {
-		return []DeadLetter{}, nil
+	if info.State.Msgs == 0 || (cursor > 0 && cursor > info.State.LastSeq) {
+		return []DeadLetter{}, 0, nil
 	}
-	c, err := r.dl.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{HeadersOnly: true})
+	cfg := jetstream.OrderedConsumerConfig{HeadersOnly: true}
+	if cursor > 0 {
+		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		cfg.OptStartSeq = cursor
+	}
+	c, err := r.dl.OrderedConsumer(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, 0, fmt.Errorf("store: %w", err)
 	}
-	batch, err := c.FetchNoWait(n)
+	batch, err := c.FetchNoWait(int(min(uint64(limit), info.State.Msgs)))
 	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
+		return nil, 0, fmt.Errorf("store: %w", err)
 	}
-	out := make([]DeadLetter, 0, n)
+	out := make([]DeadLetter, 0, limit)
+	var last uint64
+	more := false
 	for msg := range batch.Messages() {
 		out = append(out, parseDeadLetter(msg.Headers(), nil))
+		if md, err := msg.Metadata(); err == nil {
+			last, more = md.Sequence.Stream, md.NumPending > 0
+		}
+		if len(out) == limit {
+			break
+		}
 	}
-	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-		return out, fmt.Errorf("store: %w", err)
+	if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+		return out, 0, fmt.Errorf("store: %w", err)
 	}
-	return out, nil
+	if more && last > 0 {
+		next = last + 1
+	}
+	return out, next, nil
 }
 
 // DeadLetter returns one dead letter with its body.

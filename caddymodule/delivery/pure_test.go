@@ -159,3 +159,20 @@ func TestEventRoundTrip(t *testing.T) {
 		t.Fatal("decoded a message without an event id")
 	}
 }
+
+func TestMarkersAhead(t *testing.T) {
+	var m markersAhead
+	for _, s := range []uint64{5, 3, 9, 7, 7} {
+		m.add(s)
+	}
+	if n := m.count(0); n != 4 {
+		t.Fatalf("count above 0: %d, want 4", n)
+	}
+	m.passed(5)
+	if n := m.count(0); n != 2 {
+		t.Fatalf("after passing 5: %d, want 2 (7 and 9)", n)
+	}
+	if n := m.count(8); n != 1 {
+		t.Fatalf("count above 8: %d, want 1", n)
+	}
+}

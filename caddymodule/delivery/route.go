@@ -52,6 +52,7 @@ type Route struct {
 	finalizing sync.Map // stream seq -> struct{}: delivered, but the marker or ack is not stored yet
 	down       outage   // pauses fetching while the application is unreachable
 	quota      quota    // the route's use of the store, against Policy.MaxQueue
+	markers    markersAhead
 }
 
 // Route creates or updates the streams of the route named cfg.Name (and its consumer in forward
@@ -122,6 +123,27 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 
 // Name is the route's name.
 func (r *Route) Name() string { return r.route }
+
+// Rate is the route's delivery rate limit in events per second; 0 means none (or gate mode).
+func (r *Route) Rate() float64 {
+	if st := r.set.Load(); st != nil && st.fwd != nil {
+		return st.fwd.Rate
+	}
+	return 0
+}
+
+// Forwarding reports whether the route is in forward mode.
+func (r *Route) Forwarding() bool {
+	st := r.set.Load()
+	return st != nil && st.fwd != nil
+}
+
+// Running reports whether the route's delivery workers run.
+func (r *Route) Running() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.running
+}
 
 // Update pushes new settings into the route; running workers pick them up for their next
 // attempt. The name in cfg is ignored. Switching between gate and forward mode is allowed: the

@@ -13,10 +13,10 @@ import (
 type Stats struct {
 	Route string `json:"route"`
 	// Pending counts events waiting for delivery: not yet attempted, waiting for a retry, or in
-	// flight in any process. It also counts the dedup markers that deliveries wrote and the
-	// workers have not passed over yet: a marker queues behind the backlog, so while a large
-	// backlog drains, Pending can read up to twice the undelivered events, and falls to zero
-	// when the workers catch up. Zero means nothing is left to deliver.
+	// flight in any process. It falls as deliveries complete: the dedup markers that this
+	// process's deliveries wrote (see markersAhead) are not counted. Markers written by other
+	// processes on the same cluster, or before a restart, are, until the workers pass them, so
+	// there it can read high while a backlog drains. Zero means nothing is left to deliver.
 	Pending uint64 `json:"pending"`
 	// InFlight counts attempts running in this process.
 	InFlight uint64 `json:"in_flight"`
@@ -55,6 +55,7 @@ func (r *Route) Stats(ctx context.Context) (Stats, error) {
 		return s, fmt.Errorf("store: %w", err)
 	}
 	ci := c.CachedInfo()
-	s.Pending = ci.NumPending + uint64(max(ci.NumAckPending, 0))
+	pending := ci.NumPending + uint64(max(ci.NumAckPending, 0))
+	s.Pending = pending - min(pending, r.markers.count(ci.Delivered.Stream))
 	return s, nil
 }

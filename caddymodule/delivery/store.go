@@ -179,6 +179,14 @@ func (s *Store) SetLogger(l *zap.Logger) (prev *zap.Logger) {
 // Logger is the store's current logger (see SetLogger).
 func (s *Store) Logger() *zap.Logger { return s.logs.Load().main }
 
+// Ping reports whether JetStream answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if _, err := s.js.AccountInfo(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
 // MaxPayload is the largest message the store takes: an event body plus its headers (a few
 // hundred bytes plus the forwarded vendor headers) must fit.
 func (s *Store) MaxPayload() int64 {

@@ -229,6 +229,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	h := msg.Headers()
 	if first(h, hdrMark) != "" {
+		r.markers.passed(md.Sequence.Stream)
 		_ = msg.Ack() // a dedup marker, nothing to deliver
 		return
 	}
@@ -263,7 +264,8 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 	r.down.observe(st.fwd, res.status != 0, r.now())
 	if res.ok() {
 		st.obs.Attempt(r.route, ResultSuccess, res.status, res.latency)
-		if ce := st.log.Check(zap.DebugLevel, "delivered"); ce != nil {
+		// One info line per delivery, so that an operator sees the event arrive.
+		if ce := st.log.Check(zap.InfoLevel, "delivered"); ce != nil {
 			ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
 				zap.Int("status", res.status), zap.Duration("latency", res.latency))
 		}
@@ -356,8 +358,12 @@ func (r *Route) recordDone(st *settings, msg jetstream.Msg, md *jetstream.MsgMet
 	}
 	m := &nats.Msg{Subject: msg.Subject(), Header: markerHeader(md.Timestamp, st.window, r.now())}
 	m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(seq, 10)}
-	if _, err := r.s.js.PublishMsg(ctx, m); err != nil && !isWrongLastSeq(err) {
+	ack, err := r.s.js.PublishMsg(ctx, m)
+	if err != nil && !isWrongLastSeq(err) {
 		return err // a wrong last sequence means the key's subject has moved on: this event is gone already
+	}
+	if err == nil {
+		r.markers.add(ack.Sequence)
 	}
 	return nil
 }

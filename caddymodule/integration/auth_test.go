@@ -361,6 +361,10 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 		if tr.Scope != "webhooks:incode" {
 			t.Fatalf("granted scope %q, want webhooks:incode", tr.Scope)
 		}
+		// The token endpoint is counted, by route and status.
+		if m := metricsText(t); !strings.Contains(m, `caddy_webhook_gateway_token_requests_total{route="incode_onboarding",status="200"}`) {
+			t.Fatal("the token endpoint is not counted in caddy_webhook_gateway_token_requests_total")
+		}
 	})
 	if token == "" {
 		t.Fatal("no token: the webhook checks cannot run")
@@ -449,8 +453,12 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 	}
 
 	t.Run("minted control token passes", func(t *testing.T) {
+		before := fwd.count()
 		resp, b := post(t, nil, path, bearerHeader(with(func(*gatewayClaims) {})), incodeEvent())
 		expectVendorAck(t, resp, b)
+		// Wait for its delivery, so that it cannot land during the refused
+		// cases below and read as a refused event delivered.
+		waitFor(t, 10*time.Second, "the control event's delivery", func() bool { return fwd.count() > before })
 	})
 
 	videoToken := mustToken(t, "/incode-video/oauth/token", basic, clientCredentials)

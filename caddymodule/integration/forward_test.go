@@ -480,6 +480,9 @@ func TestStoreUnavailable(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d with the store up", resp.StatusCode)
 	}
+	if code := adminStatus(t, http.MethodGet, "/webhook_gateway/health"); code != http.StatusOK {
+		t.Fatalf("health with the store up: %d, want 200", code)
+	}
 	ns.Shutdown()
 	start := time.Now()
 	resp, body := post(t, nil, "/", nil, idwiseEvent("during-outage"))
@@ -489,6 +492,10 @@ func TestStoreUnavailable(t *testing.T) {
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("the 503 took %v; a vendor like Attestr gives up after 5 s", took)
+	}
+	// The readiness endpoint reports the outage.
+	if code := adminStatus(t, http.MethodGet, "/webhook_gateway/health"); code != http.StatusServiceUnavailable {
+		t.Fatalf("health with the store down: %d, want 503", code)
 	}
 }
 
@@ -525,6 +532,7 @@ func TestMetrics(t *testing.T) {
 		`caddy_webhook_gateway_requests_total{outcome="duplicate",route="metrics",vendor="idwise"}`,
 		`caddy_webhook_gateway_requests_total{outcome="rejected",route="metrics",vendor="idwise"}`,
 		`caddy_webhook_gateway_duplicates_total{route="metrics",vendor="idwise"}`,
+		`caddy_webhook_gateway_rejections_total{reason="unsupported_media_type",route="metrics",vendor="idwise"} 1`,
 		`caddy_webhook_gateway_ack_duration_seconds_bucket{route="metrics"`,
 		`caddy_webhook_gateway_delivery_duration_seconds_bucket{result="success",route="metrics"`,
 	} {

@@ -87,3 +87,17 @@ func TestSendAndLoadCommands(t *testing.T) {
 		t.Errorf("load output:\n%s", out.String())
 	}
 }
+
+// TestSendRefusesBareAck: a 2xx without X-Webhook-Id is not the gateway's ack
+// (Caddy's empty 200 for a path with no route), so send must fail.
+func TestSendRefusesBareAck(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.ReadAll(r.Body)
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer srv.Close()
+	err := runSend([]string{"-vendor", "attestr", "-url", srv.URL, "-basic", "u:p", "-q"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "without X-Webhook-Id") {
+		t.Fatalf("send of a bare 200: err %v, want the missing X-Webhook-Id named", err)
+	}
+}

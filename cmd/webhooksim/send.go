@@ -75,12 +75,30 @@ func runSend(args []string, out io.Writer) error {
 			return err
 		}
 		printAnswer(out, a)
+		if err := checkAck(a); err != nil {
+			return err
+		}
 		ok = ok && a.Status >= 200 && a.Status < 300
 	}
 	if !ok {
 		return fmt.Errorf("the gateway did not accept the webhook")
 	}
 	return nil
+}
+
+// checkAck refuses a 2xx that the gateway did not write: the gateway marks
+// every ack with X-Webhook-Id (stored or passed on) or X-Webhook-Duplicate. A
+// bare 2xx comes from something else (a site or path without a webhook route,
+// Caddy's empty 200), and a vendor would count it as delivered while the event
+// went nowhere.
+func checkAck(a *loadgen.Answer) error {
+	if a.Status < 200 || a.Status > 299 {
+		return nil
+	}
+	if a.Header.Get("X-Webhook-Id") != "" || a.Header.Get("X-Webhook-Duplicate") == "true" {
+		return nil
+	}
+	return fmt.Errorf("got %d without X-Webhook-Id: the webhook_gateway handler did not answer (wrong URL, or a path with no webhook route); the event was not stored", a.Status)
 }
 
 // printAnswer prints the status, the headers of interest and the body.
