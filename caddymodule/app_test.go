@@ -1,8 +1,11 @@
 package caddymodule
 
 import (
+	"context"
+	"strings"
 	"testing"
 
+	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	zapobserver "go.uber.org/zap/zaptest/observer"
@@ -73,5 +76,19 @@ func TestStoreLoggerFollowsConfig(t *testing.T) {
 	}
 	if err := second.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMaxStoreEmbeddedOnly: max_store configures the embedded store; with store nats it is a
+// config mistake that names the directive and the value.
+func TestMaxStoreEmbeddedOnly(t *testing.T) {
+	a := &App{MaxStore: 1 << 30, Store: &StoreConfig{Mode: "nats", URLs: []string{"nats://127.0.0.1:4222"}}}
+	err := a.Provision(caddy.Context{Context: context.Background()})
+	if err == nil || !strings.Contains(err.Error(), "max_store 1073741824") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("error %v, want one line naming max_store and its value", err)
+	}
+	e := &App{MaxStore: 1 << 30, Store: &StoreConfig{Dir: t.TempDir()}}
+	if err := e.Provision(caddy.Context{Context: context.Background()}); err != nil || e.storeCfg.MaxStore != 1<<30 {
+		t.Fatalf("embedded: err %v, max store %d", err, e.storeCfg.MaxStore)
 	}
 }

@@ -765,3 +765,33 @@ func TestForwardableHeaders(t *testing.T) {
 		t.Error("forwardableHeaders shares its value slices with the request")
 	}
 }
+
+func TestIsJSONContentType(t *testing.T) {
+	tests := map[string]bool{
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON":                  true,
+		"application/json ; charset=UTF-8":  true,
+		"application/cloudevents+json":      true,
+		"application/vnd.api+json":          true,
+		"application/problem+json":          true,
+		"application/x+json":                true,
+		"":                                  false,
+		"application/+json":                 false,
+		"application/jsonx":                 false,
+		"application/json+xml":              false,
+		"text/json":                         false,
+		"text/plain":                        false,
+		"application/x-www-form-urlencoded": false,
+		"multipart/form-data; boundary=x":   false,
+		"json":                              false,
+		"image/svg+json":                    false,
+	}
+	for ct, want := range tests {
+		t.Run(ct, func(t *testing.T) {
+			if got := isJSONContentType(ct); got != want {
+				t.Fatalf("isJSONContentType(%q) = %v, want %v", ct, got, want)
+			}
+		})
+	}
+}
