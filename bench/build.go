@@ -63,7 +63,7 @@ func buildCaddy(ctx context.Context, dir string) (string, error) {
 	cmd.Dir = root
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/caddy: %v\n%s", err, out)
+		return "", fmt.Errorf("go build ./cmd/caddy: %w\n%s", err, out)
 	}
 	return bin, nil
 }

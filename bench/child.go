@@ -76,7 +76,7 @@ func startCaddy(ctx context.Context, bin, dir, caddyfile string, s site) (*child
 	}()
 	if err := c.waitReady(ctx); err != nil {
 		c.stop()
-		return nil, fmt.Errorf("%v; last log lines:\n%s", err, tail(logPath, 15))
+		return nil, fmt.Errorf("%w; last log lines:\n%s", err, tail(logPath, 15))
 	}
 	return c, nil
 }
@@ -88,7 +88,7 @@ func (c *child) waitReady(ctx context.Context) error {
 	for {
 		select {
 		case <-c.done:
-			return fmt.Errorf("caddy exited before it was ready: %v", c.waitErr)
+			return fmt.Errorf("caddy exited before it was ready: %w", c.waitErr)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):

@@ -1,6 +1,6 @@
 // Command bench measures the gateway against plain Caddy on loopback, one configuration
-// after another, with the same load and the same fast upstream, and reports SPEC §7's
-// ratios:
+// after another, with the same load and the same fast upstream, and reports the ratios of
+// the performance targets (README "Performance"):
 //
 //	go run ./bench                  # full run: ~15 s of load per configuration
 //	go run ./bench -short           # a few seconds per configuration (CI)

@@ -153,7 +153,7 @@ func runScenario(ctx context.Context, o *options, bin string, up *upstream, sc s
 	}
 	r.UpstreamRequests, r.Deliveries = up.requests.Load(), up.deliveries.Load()
 	if c.exited() {
-		return fail(fmt.Errorf("caddy exited during the run: %v; log: %s", c.waitErr, c.logPath))
+		return fail(fmt.Errorf("caddy exited during the run: %w; log: %s", c.waitErr, c.logPath))
 	}
 	return r
 }

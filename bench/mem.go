@@ -16,7 +16,7 @@ import (
 	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
 )
 
-// memTargetBytes is SPEC §7's memory target: one million keys in ≤ 200 MB RSS.
+// memTargetBytes is the memory target (README "Performance"): one million keys in ≤ 200 MB RSS.
 const (
 	memTargetBytes = 200 << 20
 	memTargetKeys  = 1000000
@@ -50,7 +50,7 @@ type memResult struct {
 	StoreBytes int64 `json:"store_bytes"`
 	// PerKey is (After.RSS - Baseline.RSS) / (Accepted - Warm).
 	PerKey float64 `json:"rss_bytes_per_key"`
-	// Projected is Baseline.RSS + PerKey × one million: the figure SPEC §7 bounds.
+	// Projected is Baseline.RSS + PerKey × one million: the figure the memory target bounds.
 	Projected float64 `json:"projected_rss_bytes_1m_keys"`
 	Target    int64   `json:"target_bytes_1m_keys"`
 	// RestartUp is the time from a restart (after a graceful stop with the keys in the window)
@@ -258,6 +258,6 @@ func printMemory(r *memResult) {
 	}
 	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s\n",
 		r.RestartUp, r.RestartReady)
-	fmt.Fprintf(w, "- SPEC §7 memory: %d keys in the window cost %.1f MB RSS (peak %.1f MB); projected for 1M keys **%.0f MB** (target ≤ 200 MB, %s)\n",
+	fmt.Fprintf(w, "- memory target: %d keys in the window cost %.1f MB RSS (peak %.1f MB); projected for 1M keys **%.0f MB** (target ≤ 200 MB, %s)\n",
 		r.Accepted, mb(r.After.RSS), mb(r.After.Peak), r.Projected/(1<<20), verdict)
 }

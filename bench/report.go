@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// ratio is one SPEC §7 target, measured.
+// ratio is one performance target (README "Performance"), measured.
 type ratio struct {
 	Name string `json:"name"`
 	// Value is the median over the rounds of the ratio within each round.
@@ -143,7 +143,7 @@ func medianRows(runs []row) []row {
 	return out
 }
 
-// ratioSpec is how one SPEC §7 ratio is computed from the rows of one round.
+// ratioSpec is how one target ratio is computed from the rows of one round.
 type ratioSpec struct {
 	name, target, basis string
 	atLeast             bool
@@ -188,7 +188,7 @@ func wrkRPS(name string) func([]row) float64 {
 	}
 }
 
-// ratioSpecs are SPEC §7's ratios, then the ones that need wrk: whether our generator
+// ratioSpecs are the performance targets' ratios, then the ones that need wrk: whether our generator
 // keeps up with wrk on the fastest configuration, and the throughput ratios by wrk.
 var ratioSpecs = []ratioSpec{
 	{"gate / reverse_proxy throughput", "≥ 0.85", "2xx/s, closed loop", true, 0.85, closedRPS("gate"), closedRPS("reverse_proxy")},

@@ -82,6 +82,10 @@ type App struct {
 	acquired []string
 	haveStor bool
 	store    *delivery.Store
+	// loggedTo is the store this config installed its logger into, and
+	// prevLog the logger it had before: a Start that fails puts it back (see Stop).
+	loggedTo *delivery.Store
+	prevLog  *zap.Logger
 	cancel   context.CancelFunc
 }
 
@@ -209,6 +213,10 @@ func (a *App) start() error {
 	}
 	a.haveStor = true
 	store := val.(storeHolder).Store
+	// The store outlives this config; its logger must be this config's,
+	// since Caddy closes the previous config's log writers when it unloads.
+	a.loggedTo = store
+	a.prevLog = store.SetLogger(a.logger)
 
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -326,6 +334,13 @@ func (a *App) Stop() error {
 	a.mu.Unlock()
 	if a.haveStor {
 		a.haveStor = false
+		// A config that stops while its logger is still the store's did not
+		// take over (its Start failed, and the previous config runs on): give
+		// the store back the logger it had. A config that was replaced by a
+		// newer one finds the newer one's logger there and leaves it.
+		if l := a.loggedTo; l != nil && l.Logger() == a.logger && a.prevLog != nil {
+			l.SetLogger(a.prevLog)
+		}
 		if _, err := stores.Delete(a.storeKey); err != nil {
 			errs = append(errs, err)
 		}

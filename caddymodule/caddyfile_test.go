@@ -1,11 +1,7 @@
 package caddymodule
 
 import (
-	"context"
 	"encoding/json"
-	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -13,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
@@ -388,349 +383,6 @@ func TestHandlerUnmarshalCaddyfileAuthBlockDuplicates(t *testing.T) {
 	}
 }
 
-func TestAppUnmarshalCaddyfile(t *testing.T) {
-	tests := []struct {
-		name  string
-		input string
-		want  *App
-	}{
-		{"empty", "webhook_gateway", &App{}},
-		{"embedded default dir", "webhook_gateway {\n store embedded\n}", &App{Store: &StoreConfig{Mode: "embedded"}}},
-		{
-			name:  "embedded, every option",
-			input: "webhook_gateway {\n store embedded /var/lib/wg {\n listen 127.0.0.1:4222\n }\n sync interval 30s\n drain_timeout 5s\n}",
-			want: &App{
-				Store:        &StoreConfig{Mode: "embedded", Dir: "/var/lib/wg", Listen: "127.0.0.1:4222"},
-				Sync:         "interval",
-				SyncInterval: caddy.Duration(30 * time.Second),
-				DrainTimeout: caddy.Duration(5 * time.Second),
-			},
-		},
-		{
-			name:  "nats cluster",
-			input: "webhook_gateway {\n store nats nats://a:4222 nats://b:4222 {\n creds /etc/nats.creds\n replicas 3\n }\n sync always\n ready_timeout 2m\n}",
-			want: &App{
-				Store:        &StoreConfig{Mode: "nats", URLs: []string{"nats://a:4222", "nats://b:4222"}, Creds: "/etc/nats.creds", Replicas: 3},
-				Sync:         "always",
-				ReadyTimeout: caddy.Duration(2 * time.Minute),
-			},
-		},
-		{"sync interval without duration", "webhook_gateway {\n sync interval\n}", &App{Sync: "interval"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			got := &App{}
-			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
-		})
-	}
-}
-
-func TestAppUnmarshalCaddyfileErrors(t *testing.T) {
-	tests := map[string]string{
-		"webhook_gateway x":                                               "wrong argument count",
-		"webhook_gateway {\n bogus\n}":                                    "webhook_gateway: unrecognized option 'bogus'",
-		"webhook_gateway {\n store\n}":                                    "wrong argument count",
-		"webhook_gateway {\n store s3\n}":                                 "store: unknown store 's3'",
-		"webhook_gateway {\n store embedded /a /b\n}":                     "wrong argument count",
-		"webhook_gateway {\n store nats\n}":                               "store nats: at least one URL is required",
-		"webhook_gateway {\n store nats nats://a {\n replicas 9\n }\n}":   "store nats replicas: invalid count '9'",
-		"webhook_gateway {\n store nats nats://a {\n replicas x\n }\n}":   "store nats replicas: invalid count 'x'",
-		"webhook_gateway {\n store nats nats://a {\n listen :4222\n }\n}": "store nats: unrecognized subdirective 'listen'",
-		"webhook_gateway {\n store embedded {\n creds /c\n }\n}":          "store embedded: unrecognized subdirective 'creds'",
-		"webhook_gateway {\n store embedded {\n listen\n }\n}":            "wrong argument count",
-		"webhook_gateway {\n store embedded\n store embedded\n}":          "webhook_gateway: duplicate option 'store'",
-		"webhook_gateway {\n sync\n}":                                     "wrong argument count",
-		"webhook_gateway {\n sync sometimes\n}":                           "sync: invalid policy 'sometimes'",
-		"webhook_gateway {\n sync always 1s\n}":                           "sync: 'always' takes no duration",
-		"webhook_gateway {\n sync interval 0s\n}":                         "sync: invalid interval '0s'",
-		"webhook_gateway {\n sync interval 1s 2s\n}":                      "wrong argument count",
-		"webhook_gateway {\n drain_timeout\n}":                            "wrong argument count",
-		"webhook_gateway {\n drain_timeout later\n}":                      "drain_timeout: invalid duration 'later'",
-		"webhook_gateway {\n drain_timeout 1s\n drain_timeout 2s\n}":      "webhook_gateway: duplicate option 'drain_timeout'",
-		"webhook_gateway {\n ready_timeout 0s\n}":                         "ready_timeout: invalid duration '0s'",
-	}
-	for input, want := range tests {
-		t.Run(input, func(t *testing.T) {
-			a := &App{}
-			err := a.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-			if err == nil {
-				t.Fatalf("no error, want one containing %q; parsed %s", want, mustJSON(t, a))
-			}
-			if !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %q, want it to contain %q", err, want)
-			}
-		})
-	}
-}
-
-func TestParseGlobalOption(t *testing.T) {
-	t.Run("app JSON", func(t *testing.T) {
-		v, err := parseGlobalOption(caddyfile.NewTestDispenser("webhook_gateway {\n sync always\n}"), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		app, ok := v.(httpcaddyfile.App)
-		if !ok || app.Name != "webhook_gateway" {
-			t.Fatalf("got %#v, want an httpcaddyfile.App named webhook_gateway", v)
-		}
-		if string(app.Value) != `{"sync":"always"}` {
-			t.Fatalf("app JSON %s", app.Value)
-		}
-	})
-	t.Run("given twice", func(t *testing.T) {
-		_, err := parseGlobalOption(caddyfile.NewTestDispenser("webhook_gateway"), httpcaddyfile.App{})
-		if err == nil || !strings.Contains(err.Error(), "global option given twice") {
-			t.Fatalf("error %v, want 'global option given twice'", err)
-		}
-	})
-}
-
-func TestParseRate(t *testing.T) {
-	tests := []struct {
-		in      string
-		want    float64
-		wantErr string
-	}{
-		{"50/s", 50, ""},
-		{"1/sec", 1, ""},
-		{"10/second", 10, ""},
-		{"120/m", 2, ""},
-		{"60/min", 1, ""},
-		{"30/minute", 0.5, ""},
-		{"3600/h", 1, ""},
-		{"7200/hour", 2, ""},
-		{"0.5/s", 0.5, ""},
-		{"50", 0, "want <n>/<unit>"},
-		{"", 0, "want <n>/<unit>"},
-		{"/s", 0, "count must be a positive number"},
-		{"0/s", 0, "count must be a positive number"},
-		{"-5/s", 0, "count must be a positive number"},
-		{"x/s", 0, "count must be a positive number"},
-		{"NaN/s", 0, "count must be a positive number"},
-		{"5/d", 0, "unit must be s, m or h"},
-		{"5/", 0, "unit must be s, m or h"},
-		{"5/S", 0, "unit must be s, m or h"},
-		{"5/s/s", 0, "unit must be s, m or h"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseRate(tc.in)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("parseRate(%q) = %v, %v; want an error containing %q", tc.in, got, err, tc.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatalf("parseRate(%q): %v", tc.in, err)
-			}
-			if diff := got - tc.want; diff > 1e-9 || diff < -1e-9 {
-				t.Fatalf("parseRate(%q) = %v, want %v", tc.in, got, tc.want)
-			}
-		})
-	}
-}
-
-func TestIsJSONContentType(t *testing.T) {
-	tests := map[string]bool{
-		"application/json":                  true,
-		"application/json; charset=utf-8":   true,
-		"Application/JSON":                  true,
-		"application/json ; charset=UTF-8":  true,
-		"application/cloudevents+json":      true,
-		"application/vnd.api+json":          true,
-		"application/problem+json":          true,
-		"application/x+json":                true,
-		"":                                  false,
-		"application/+json":                 false,
-		"application/jsonx":                 false,
-		"application/json+xml":              false,
-		"text/json":                         false,
-		"text/plain":                        false,
-		"application/x-www-form-urlencoded": false,
-		"multipart/form-data; boundary=x":   false,
-		"json":                              false,
-		"image/svg+json":                    false,
-	}
-	for ct, want := range tests {
-		t.Run(ct, func(t *testing.T) {
-			if got := isJSONContentType(ct); got != want {
-				t.Fatalf("isJSONContentType(%q) = %v, want %v", ct, got, want)
-			}
-		})
-	}
-}
-
-func TestWebhookCommandRequest(t *testing.T) {
-	tests := []struct {
-		args       []string
-		method     string
-		uri        string
-		wantErrSub string
-	}{
-		{[]string{"stats"}, http.MethodGet, "/webhook_gateway/routes", ""},
-		{[]string{"stats", "incode"}, http.MethodGet, "/webhook_gateway/routes/incode", ""},
-		{[]string{"dead-letters", "incode"}, http.MethodGet, "/webhook_gateway/routes/incode/dead_letters", ""},
-		{[]string{"show", "incode", "ev1"}, http.MethodGet, "/webhook_gateway/routes/incode/dead_letters/ev1", ""},
-		{[]string{"replay", "incode", "ev1"}, http.MethodPost, "/webhook_gateway/routes/incode/dead_letters/ev1/replay", ""},
-		{[]string{"delete", "incode", "ev1"}, http.MethodDelete, "/webhook_gateway/routes/incode/dead_letters/ev1", ""},
-		{[]string{"stats", "a", "b"}, "", "", "stats takes 1 argument(s)"},
-		{[]string{"dead-letters"}, "", "", "dead-letters takes 1 argument(s)"},
-		{[]string{"dead-letters", "a", "b"}, "", "", "dead-letters takes 1 argument(s)"},
-		{[]string{"show", "a"}, "", "", "show takes 2 argument(s)"},
-		{[]string{"replay", "a"}, "", "", "replay takes 2 argument(s)"},
-		{[]string{"delete"}, "", "", "delete takes 2 argument(s)"},
-		{[]string{"health"}, http.MethodGet, "/webhook_gateway/health", ""},
-		{[]string{"attach", "old", "new"}, http.MethodPost, "/webhook_gateway/routes/old/attach?to=new", ""},
-		{[]string{"discard", "old"}, http.MethodDelete, "/webhook_gateway/routes/old?discard=true", ""},
-		{[]string{"drain", "old", "http://app:3000/in"}, http.MethodPost, "/webhook_gateway/routes/old/drain?to=http%3A%2F%2Fapp%3A3000%2Fin", ""},
-		{[]string{"attach", "old"}, "", "", "attach takes 2 argument(s)"},
-		{[]string{"health", "x"}, "", "", "health takes 0 argument(s)"},
-		{[]string{"purge", "a"}, "", "", `unknown webhook subcommand "purge"`},
-	}
-	for _, tc := range tests {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			method, uri, err := webhookCommandRequest(tc.args)
-			if tc.wantErrSub != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErrSub) {
-					t.Fatalf("got %s %s, %v; want an error containing %q", method, uri, err, tc.wantErrSub)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if method != tc.method || uri != tc.uri {
-				t.Fatalf("got %s %s, want %s %s", method, uri, tc.method, tc.uri)
-			}
-		})
-	}
-}
-
-func TestResolvePlaceholders(t *testing.T) {
-	t.Setenv("WG_TEST_SECRET", "s3cret")
-	t.Setenv("WG_TEST_ISSUER", "https://idp.example.com")
-	secretFile := filepath.Join(t.TempDir(), "secret")
-	if err := os.WriteFile(secretFile, []byte("from-file"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	repl := caddy.NewReplacer()
-
-	t.Run("nested auth config", func(t *testing.T) {
-		in := auth.Config{
-			Method: "oauth2",
-			OAuth2: &auth.OAuth2Config{
-				Clients: []auth.OAuth2Client{{
-					ClientID:        "incode",
-					ClientSecret:    "{env.WG_TEST_SECRET}",
-					PreviousSecrets: []string{"old-{env.WG_TEST_SECRET}", "{file." + secretFile + "}"},
-				}},
-				SigningSecrets: []string{"{env.WG_TEST_SECRET}"},
-				TokenTTL:       auth.Duration(time.Hour),
-			},
-		}
-		got := resolvePlaceholders(repl, in)
-		want := auth.Config{
-			Method: "oauth2",
-			OAuth2: &auth.OAuth2Config{
-				Clients: []auth.OAuth2Client{{
-					ClientID:        "incode",
-					ClientSecret:    "s3cret",
-					PreviousSecrets: []string{"old-s3cret", "from-file"},
-				}},
-				SigningSecrets: []string{"s3cret"},
-				TokenTTL:       auth.Duration(time.Hour),
-			},
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, want))
-		}
-		// The input is not modified: the config keeps its placeholders.
-		if in.OAuth2.Clients[0].ClientSecret != "{env.WG_TEST_SECRET}" || in.OAuth2.SigningSecrets[0] != "{env.WG_TEST_SECRET}" ||
-			in.OAuth2.Clients[0].PreviousSecrets[1] != "{file."+secretFile+"}" {
-			t.Fatalf("input was modified: %s", mustJSON(t, in))
-		}
-	})
-
-	t.Run("unknown placeholders left alone", func(t *testing.T) {
-		in := auth.Config{Method: "hmac", HMAC: &auth.HMACConfig{
-			Header:        "X-Sig",
-			Secrets:       []string{"{env.WG_TEST_SECRET}"},
-			SignedPayload: "{timestamp}.{body}",
-		}}
-		got := resolvePlaceholders(repl, in)
-		if got.HMAC.SignedPayload != "{timestamp}.{body}" {
-			t.Fatalf("signed_payload %q, want it unchanged", got.HMAC.SignedPayload)
-		}
-		if got.HMAC.Secrets[0] != "s3cret" {
-			t.Fatalf("secret %q, want it resolved", got.HMAC.Secrets[0])
-		}
-	})
-
-	t.Run("maps, pointers and slices of structs", func(t *testing.T) {
-		in := Handler{
-			Name: "r",
-			Auth: []auth.Config{{Method: "jwt", JWT: &auth.JWTConfig{Issuer: "{env.WG_TEST_ISSUER}", Audience: []string{"{env.WG_TEST_SECRET}"}}}},
-			Forward: &ForwardConfig{
-				URL:      "http://127.0.0.1/{env.WG_TEST_SECRET}",
-				HeaderUp: map[string]string{"X-Key": "{env.WG_TEST_SECRET}", "X-Event": "{webhook.json.event}"},
-			},
-		}
-		got := resolvePlaceholders(repl, in)
-		if got.Auth[0].JWT.Issuer != "https://idp.example.com" || got.Auth[0].JWT.Audience[0] != "s3cret" {
-			t.Fatalf("jwt not resolved: %s", mustJSON(t, got.Auth[0]))
-		}
-		if got.Forward.URL != "http://127.0.0.1/s3cret" || got.Forward.HeaderUp["X-Key"] != "s3cret" || got.Forward.HeaderUp["X-Event"] != "{webhook.json.event}" {
-			t.Fatalf("forward not resolved as expected: %s", mustJSON(t, got.Forward))
-		}
-		if in.Auth[0].JWT.Issuer != "{env.WG_TEST_ISSUER}" || in.Forward.HeaderUp["X-Key"] != "{env.WG_TEST_SECRET}" {
-			t.Fatal("input was modified")
-		}
-	})
-
-	t.Run("unset env var resolves to empty", func(t *testing.T) {
-		got := resolvePlaceholders(repl, auth.Config{Method: "bearer", Token: "{env.WG_TEST_SURELY_UNSET_VAR}"})
-		if got.Token != "" {
-			t.Fatalf("token %q, want empty (so that Build reports a missing secret)", got.Token)
-		}
-	})
-
-	t.Run("zero values", func(t *testing.T) {
-		var in Handler
-		if got := resolvePlaceholders(repl, in); !reflect.DeepEqual(got, in) {
-			t.Fatalf("got %s", mustJSON(t, got))
-		}
-	})
-}
-
-func durationPtr(d time.Duration) *caddy.Duration {
-	v := caddy.Duration(d)
-	return &v
-}
-
-// TestRetainToPolicy: an absent retain takes the default, retain 0 keeps only the window.
-func TestRetainToPolicy(t *testing.T) {
-	for _, tc := range []struct {
-		retain *caddy.Duration
-		want   time.Duration
-	}{
-		{nil, 0},
-		{durationPtr(0), delivery.RetainNone},
-		{durationPtr(time.Hour), time.Hour},
-	} {
-		h := &Handler{Name: "r", Forward: &ForwardConfig{URL: "http://a", Retain: tc.retain}}
-		cfg, err := h.routeConfig()
-		if err != nil || cfg.Forward.Retain != tc.want {
-			t.Errorf("retain %v: policy %v (%v), want %v", tc.retain, cfg.Forward.Retain, err, tc.want)
-		}
-	}
-}
-
 // TestHardeningSubdirectives parses the bounds of the hardening issue: body_timeout,
 // forward max_queue, and the global max_store and body_memory.
 func TestHardeningSubdirectives(t *testing.T) {
@@ -774,16 +426,25 @@ func TestHardeningSubdirectives(t *testing.T) {
 	}
 }
 
-// TestMaxStoreEmbeddedOnly: max_store configures the embedded store; with store nats it is a
-// config mistake that names the directive and the value.
-func TestMaxStoreEmbeddedOnly(t *testing.T) {
-	a := &App{MaxStore: 1 << 30, Store: &StoreConfig{Mode: "nats", URLs: []string{"nats://127.0.0.1:4222"}}}
-	err := a.Provision(caddy.Context{Context: context.Background()})
-	if err == nil || !strings.Contains(err.Error(), "max_store 1073741824") || strings.Contains(err.Error(), "\n") {
-		t.Fatalf("error %v, want one line naming max_store and its value", err)
-	}
-	e := &App{MaxStore: 1 << 30, Store: &StoreConfig{Dir: t.TempDir()}}
-	if err := e.Provision(caddy.Context{Context: context.Background()}); err != nil || e.storeCfg.MaxStore != 1<<30 {
-		t.Fatalf("embedded: err %v, max store %d", err, e.storeCfg.MaxStore)
+func durationPtr(d time.Duration) *caddy.Duration {
+	v := caddy.Duration(d)
+	return &v
+}
+
+// TestRetainToPolicy: an absent retain takes the default, retain 0 keeps only the window.
+func TestRetainToPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		retain *caddy.Duration
+		want   time.Duration
+	}{
+		{nil, 0},
+		{durationPtr(0), delivery.RetainNone},
+		{durationPtr(time.Hour), time.Hour},
+	} {
+		h := &Handler{Name: "r", Forward: &ForwardConfig{URL: "http://a", Retain: tc.retain}}
+		cfg, err := h.routeConfig()
+		if err != nil || cfg.Forward.Retain != tc.want {
+			t.Errorf("retain %v: policy %v (%v), want %v", tc.retain, cfg.Forward.Retain, err, tc.want)
+		}
 	}
 }

@@ -31,6 +31,11 @@ const (
 	onInvalidQuarantine = "quarantine"
 )
 
+// bodyLimits bound the JSON of every body. MaxNumberBytes stops numbers like
+// 1e999999, which cost the schema library tens of milliseconds each to parse
+// exactly; 400 admits every float64.
+var bodyLimits = payload.Limits{MaxDepth: payload.DefaultMaxDepth, MaxNumberBytes: 400}
+
 // Handler is the webhook_gateway HTTP handler. It checks an inbound webhook
 // (method, source IP, credentials, body size, content type, signature, JSON,
 // schema, idempotency key) and then either stores it durably and answers the
@@ -263,9 +268,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	if h.bodyTimeout == 0 {
 		h.bodyTimeout = defaultBodyTimeout
 	}
-	// MaxNumberBytes stops numbers like 1e999999, which cost the schema library
-	// tens of milliseconds each to parse exactly; 400 admits every float64.
-	h.limits = payload.Limits{MaxDepth: payload.DefaultMaxDepth, MaxNumberBytes: 400}
+	h.limits = bodyLimits
 
 	schemaName := h.Schema
 	if schemaName == "" && preset != nil {

@@ -119,7 +119,7 @@ func newCompiler() (*jsonschema.Compiler, error) {
 		}
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 		if err != nil {
-			return nil, fmt.Errorf("embedded %s.json: %v", name, err)
+			return nil, fmt.Errorf("embedded %s.json: %w", name, err)
 		}
 		if err := c.AddResource(BaseURL+name+".json", doc); err != nil {
 			return nil, err
@@ -143,7 +143,7 @@ func compileFile(path string) (*jsonschema.Schema, error) {
 	}
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("invalid JSON: %v", err)
+		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	// A file URL built by net/url escapes characters such as '#' that
 	// Compiler.Compile would otherwise read as a fragment.

@@ -246,7 +246,7 @@ func TestCorpus(t *testing.T) {
 			}
 			check("base", base, "")
 			lookup := func(path string) any {
-				var v any = base
+				v := base
 				for _, s := range strings.Split(path, ".") {
 					m, _ := v.(map[string]any)
 					v = m[s]

@@ -269,7 +269,7 @@ func (v *hmacVerifier) Verify(_ context.Context, r *Request) error {
 	}
 	if v.tsHeader != "" {
 		if ts, err = headerValue(r.Header, v.tsHeader); err != nil {
-			if err == errMissingCredentials {
+			if errors.Is(err, errMissingCredentials) {
 				return errMissingTimestamp
 			}
 			return err
@@ -387,7 +387,7 @@ func checkTimestamp(ts string, now time.Time, tolerance time.Duration) error {
 
 // signatureHeaderFailure renames a missing header to a missing signature.
 func signatureHeaderFailure(err error) error {
-	if err == errMissingCredentials {
+	if errors.Is(err, errMissingCredentials) {
 		return errMissingSignature
 	}
 	return err

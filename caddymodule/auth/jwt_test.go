@@ -82,15 +82,14 @@ func jwksJSON(keys ...map[string]string) []byte {
 
 // idp is a test identity provider on loopback: discovery document and JWKS.
 type idp struct {
-	srv            *httptest.Server
-	issuer         string
-	mu             sync.Mutex
-	jwks           []byte
-	docIssuer      string // issuer written in the discovery document; default srv.URL
-	jwksHits       atomic.Int32
-	discoveryHits  atomic.Int32
-	failJWKS       atomic.Bool
-	discoveryBlock chan struct{}
+	srv           *httptest.Server
+	issuer        string
+	mu            sync.Mutex
+	jwks          []byte
+	docIssuer     string // issuer written in the discovery document; default srv.URL
+	jwksHits      atomic.Int32
+	discoveryHits atomic.Int32
+	failJWKS      atomic.Bool
 }
 
 func newIDP(t testing.TB, keys ...map[string]string) *idp {

@@ -110,14 +110,14 @@ func (v *standardWebhooksVerifier) StripHeaders() []string {
 func (v *standardWebhooksVerifier) Verify(_ context.Context, r *Request) error {
 	id, err := headerValue(r.Header, headerWebhookID)
 	if err != nil {
-		if err == errMissingCredentials {
+		if errors.Is(err, errMissingCredentials) {
 			return errMissingMessageID
 		}
 		return err
 	}
 	ts, err := headerValue(r.Header, headerWebhookTimestamp)
 	if err != nil {
-		if err == errMissingCredentials {
+		if errors.Is(err, errMissingCredentials) {
 			return errMissingTimestamp
 		}
 		return err

@@ -11,16 +11,20 @@
 //
 // Each route <r> owns two file-backed streams with Limits retention:
 //
-//   - WHGW-EV-<r>, subjects whgw.<r>.ev.<key-hash> and whgw.<r>.rp.<event-id>, MaxMsgsPerSubject 1,
-//     per-message TTLs allowed, no MaxAge. An accepted event is the one message on the subject of its
-//     idempotency key, so the event is its own dedup record: storing it and recording the key are
-//     one publish, guarded by Nats-Expected-Last-Subject-Sequence. Once the event is delivered (or
-//     dead-lettered), the worker replaces it with a small marker carrying a TTL of what remains of
-//     the dedup window; the marker keeps the key remembered and expires on its own. Undelivered
-//     events never expire. Replayed dead letters are queued on whgw.<r>.rp.<id>.
+//   - WHGW-EV-<r>, subjects whgw.<r>.ev.<bucket> (4096 buckets, the top 12 bits of the key hash
+//     as three hex digits) and whgw.<r>.rp.<event-id>, no TTLs, no per-subject limit. Every event
+//     carries its key hash in the Whgw-Key-Hash header, so the event is its own dedup record:
+//     storing it and recording the key are one publish on the key's bucket, guarded by
+//     Nats-Expected-Last-Subject-Sequence = the bucket's last sequence in this process's key index
+//     (keyfeed.go, accept.go). Gate mode records a key with a key-only message (Whgw-Mark). A
+//     delivered event is only acked and stays as history; the janitor purges the stream's front
+//     past max(window, retain), never past the delivery consumer's ack floor (janitor.go).
+//     Replayed dead letters are queued on whgw.<r>.rp.<id>. A stream of the previous layout (a
+//     subject per key) is detected at start (layout.go).
 //   - WHGW-DL-<r>, subjects whgw.<r>.dl.<event-id>: the dead letters, kept until they are replayed or
 //     deleted.
 //
 // A durable pull consumer named "deliver" on WHGW-EV-<r> feeds the workers. Several processes that
-// share one NATS cluster share the consumer, and so the queue and the dedup window.
+// share one NATS cluster share the consumer and the stream, and so the queue and the dedup window;
+// each keeps its own key index of the window.
 package delivery

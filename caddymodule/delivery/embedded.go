@@ -54,7 +54,7 @@ func (s *Store) startEmbedded() error {
 	if err != nil {
 		return fmt.Errorf("embedded nats: %w", err)
 	}
-	ns.SetLoggerV2(serverLogger{s.log.Named("nats")}, false, false, false)
+	ns.SetLoggerV2(serverLogger{s}, false, false, false)
 	s.ns = ns
 	ns.Start()
 	if !ns.ReadyForConnections(s.cfg.ReadyTimeout) {
@@ -68,8 +68,9 @@ func (s *Store) startEmbedded() error {
 	return nil
 }
 
-// serverLogger sends nats-server's log lines to zap. Notices (start-up banners) go to Debug.
-type serverLogger struct{ l *zap.Logger }
+// serverLogger sends nats-server's log lines to the store's current logger. Notices (start-up
+// banners) go to Debug.
+type serverLogger struct{ s *Store }
 
 func (l serverLogger) Noticef(format string, v ...any) { l.write(zap.DebugLevel, format, v) }
 func (l serverLogger) Warnf(format string, v ...any)   { l.write(zap.WarnLevel, format, v) }
@@ -79,10 +80,11 @@ func (l serverLogger) Debugf(format string, v ...any)  { l.write(zap.DebugLevel,
 func (l serverLogger) Tracef(format string, v ...any)  {}
 
 func (l serverLogger) write(lvl zapcore.Level, format string, v []any) {
-	if !l.l.Core().Enabled(lvl) {
+	log := l.s.logs.Load().nats
+	if !log.Core().Enabled(lvl) {
 		return
 	}
-	if ce := l.l.Check(lvl, fmt.Sprintf(format, v...)); ce != nil {
+	if ce := log.Check(lvl, fmt.Sprintf(format, v...)); ce != nil {
 		ce.Write()
 	}
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 )
 
-// Headers of the forwarded request (SPEC §5) and of Standard Webhooks signatures.
+// Headers of the forwarded request (docs/architecture.md, "The header contract") and of
+// Standard Webhooks signatures.
 const (
 	HeaderID             = "X-Webhook-Id"
 	HeaderVendor         = "X-Webhook-Vendor"

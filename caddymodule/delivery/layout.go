@@ -23,7 +23,7 @@ var ErrOldLayout = errors.New("event stream in the previous layout")
 // what to do: an event the sender was told is stored is never dropped or ignored.
 func (r *Route) checkLayout(deadline time.Time) error {
 	var info *jetstream.StreamInfo
-	err := retryStore(deadline, readyAttempt, r.s.log, "read stream "+r.evStream, func(ctx context.Context) error {
+	err := retryStore(deadline, readyAttempt, r.s.Logger(), "read stream "+r.evStream, func(ctx context.Context) error {
 		st, err := r.s.js.Stream(ctx, r.evStream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			info = nil
@@ -42,7 +42,7 @@ func (r *Route) checkLayout(deadline time.Time) error {
 		return nil
 	}
 	var undelivered uint64
-	err = retryStore(deadline, readyAttempt, r.s.log, "read consumer of "+r.evStream, func(ctx context.Context) error {
+	err = retryStore(deadline, readyAttempt, r.s.Logger(), "read consumer of "+r.evStream, func(ctx context.Context) error {
 		c, err := r.s.js.Consumer(ctx, r.evStream, consumerName)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
 			undelivered = 0
@@ -63,9 +63,9 @@ func (r *Route) checkLayout(deadline time.Time) error {
 			"run the previous gateway version on this store until `caddy webhook stats %s` shows pending 0, then start this version",
 			r.route, ErrOldLayout, undelivered, r.route)
 	}
-	r.s.log.Warn("event stream in the previous layout holds no undelivered event: recreating it; the dedup window of delivered events starts afresh",
+	r.s.Logger().Warn("event stream in the previous layout holds no undelivered event: recreating it; the dedup window of delivered events starts afresh",
 		zap.String("route", r.route), zap.Uint64("stored", info.State.Msgs))
-	return retryStore(deadline, readyAttempt, r.s.log, "delete stream "+r.evStream, func(ctx context.Context) error {
+	return retryStore(deadline, readyAttempt, r.s.Logger(), "delete stream "+r.evStream, func(ctx context.Context) error {
 		err := r.s.js.DeleteStream(ctx, r.evStream)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil

@@ -100,7 +100,7 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 	}
 	r.Update(cfg)
 	st := r.set.Load()
-	err = retryStore(deadline, readyAttempt, s.log, "start key feed of "+r.evStream, func(context.Context) error {
+	err = retryStore(deadline, readyAttempt, s.Logger(), "start key feed of "+r.evStream, func(context.Context) error {
 		var err error
 		r.feed, err = r.startFeed(st.window, st.log)
 		return err
@@ -109,7 +109,7 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 		return nil, err
 	}
 	if st.fwd != nil {
-		err := retryStore(deadline, readyAttempt, s.log, "create consumer on "+r.evStream, func(ctx context.Context) error {
+		err := retryStore(deadline, readyAttempt, s.Logger(), "create consumer on "+r.evStream, func(ctx context.Context) error {
 			_, err := r.ensureConsumer(ctx, st)
 			return err
 		})

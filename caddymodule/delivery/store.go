@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -75,8 +76,8 @@ const (
 // Store is an open JetStream store: the embedded server or a connection to a cluster.
 type Store struct {
 	cfg      StoreConfig
-	log      *zap.Logger
-	ns       *server.Server // nil with an external cluster
+	logs     atomic.Pointer[storeLogs] // replaced by SetLogger; never nil after Open
+	ns       *server.Server            // nil with an external cluster
 	nc       *nats.Conn
 	js       jetstream.JetStream
 	replicas int
@@ -102,7 +103,8 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 		cfg.MaxPayload = defaultMaxPayload
 	}
 	deadline := time.Now().Add(cfg.ReadyTimeout)
-	s := &Store{cfg: cfg, log: log, replicas: 1, routes: make(map[*Route]struct{}), all: make(map[*Route]struct{})}
+	s := &Store{cfg: cfg, replicas: 1, routes: make(map[*Route]struct{}), all: make(map[*Route]struct{})}
+	s.SetLogger(log)
 	var err error
 	if len(cfg.URLs) > 0 {
 		if cfg.Replicas > 1 {
@@ -141,10 +143,10 @@ func (s *Store) connect() error {
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			s.log.Warn("nats disconnected", zap.Error(err))
+			s.Logger().Warn("nats disconnected", zap.Error(err))
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			s.log.Info("nats reconnected", zap.String("server", c.ConnectedUrlRedacted()))
+			s.Logger().Info("nats reconnected", zap.String("server", c.ConnectedUrlRedacted()))
 		}),
 	}
 	if s.cfg.CredsFile != "" {
@@ -157,6 +159,26 @@ func (s *Store) connect() error {
 	s.nc = nc
 	return nil
 }
+
+// storeLogs are the store's own logger and the one nats-server's lines go to.
+type storeLogs struct{ main, nats *zap.Logger }
+
+// SetLogger makes l the store's logger, for its own lines and for nats-server's, and returns the
+// previous one. The store outlives the config whose logger it was opened with, and Caddy closes a
+// config's log writers when that config is unloaded, so each config that uses the store installs
+// its own. Nil means no logs.
+func (s *Store) SetLogger(l *zap.Logger) (prev *zap.Logger) {
+	if l == nil {
+		l = zap.NewNop()
+	}
+	if old := s.logs.Swap(&storeLogs{main: l, nats: l.Named("nats")}); old != nil {
+		prev = old.main
+	}
+	return prev
+}
+
+// Logger is the store's current logger (see SetLogger).
+func (s *Store) Logger() *zap.Logger { return s.logs.Load().main }
 
 // Ping reports whether JetStream answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -245,7 +267,7 @@ func (s *Store) track(r *Route, open bool) {
 // CreateOrUpdateStream then finds the stream and updates it to the same config.
 func (s *Store) ensureStream(deadline time.Time, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
 	var st jetstream.Stream
-	err := retryStore(deadline, readyAttempt, s.log, "create stream "+cfg.Name, func(ctx context.Context) error {
+	err := retryStore(deadline, readyAttempt, s.Logger(), "create stream "+cfg.Name, func(ctx context.Context) error {
 		var err error
 		st, err = s.js.CreateOrUpdateStream(ctx, cfg)
 		return err

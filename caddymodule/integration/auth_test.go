@@ -361,8 +361,8 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 		if tr.Scope != "webhooks:incode" {
 			t.Fatalf("granted scope %q, want webhooks:incode", tr.Scope)
 		}
-		// The token endpoint is counted, by route and status.
-		if m := metricsText(t); !strings.Contains(m, `caddy_webhook_gateway_token_requests_total{route="incode_onboarding",status="200"}`) {
+		// The token endpoint is counted, by route and result.
+		if m := metricsText(t); !strings.Contains(m, `caddy_webhook_gateway_token_requests_total{result="issued",route="incode_onboarding"}`) {
 			t.Fatal("the token endpoint is not counted in caddy_webhook_gateway_token_requests_total")
 		}
 	})

@@ -186,7 +186,8 @@ func TestForwardAckIndependentOfApp(t *testing.T) {
 	expectExactlyOnce(t, app, keys, 30*time.Second)
 }
 
-// TestForwardedRequest checks the request the application receives (SPEC §5).
+// TestForwardedRequest checks the request the application receives (docs/architecture.md,
+// "The header contract").
 func TestForwardedRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test: runs without -short")

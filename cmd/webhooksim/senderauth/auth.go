@@ -1,5 +1,5 @@
 // Package senderauth adds a vendor's credentials to simulated webhooks, the way each
-// vendor does it (VENDORS.md §0): HTTP Basic with a user and password or with an opaque
+// vendor does it (docs/vendors.md): HTTP Basic with a user and password or with an opaque
 // token (Attestr), an API key header (split on the first colon, as Unico does), a static
 // Bearer token, a Bearer token fetched from an OAuth2 client-credentials endpoint
 // (Incode, Unico), and Standard Webhooks signatures.

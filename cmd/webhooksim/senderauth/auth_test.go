@@ -129,7 +129,7 @@ func TestTokenReuseAndRefresh(t *testing.T) {
 		}
 		n := fetches.Add(1)
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"tok` + string(rune('0'+n)) + `","token_type":"Bearer","expires_in":100}`))
+		_, _ = w.Write([]byte(`{"access_token":"tok` + string('0'+n) + `","token_type":"Bearer","expires_in":100}`))
 	}))
 	defer srv.Close()
 	ts, err := NewTokenSource(OAuth2Config{TokenURL: srv.URL, ClientID: "i", ClientSecret: "s"}, srv.Client())

@@ -22,10 +22,10 @@ func ev(vendor, family, name string, weight int, body string) Event {
 }
 
 // catalog is every event the simulator can send. Bodies follow schemas/testdata and
-// VENDORS.md; ids that make up a preset's idempotency key are unique per body.
+// docs/vendors.md; ids that make up a preset's idempotency key are unique per body.
 var catalog = func() []Event {
 	var c []Event
-	// IDWise: {event, body}; body.eventId is the key (VENDORS.md §4).
+	// IDWise: {event, body}; body.eventId is the key (docs/vendors.md, IDWise).
 	c = append(c,
 		ev("idwise", "", "finished_journey", 5, `{"event":"Finished Journey","body":{"eventId":"{{uuid}}","journeyId":"{{oid}}","referenceNo":"840-2025-{{num}}","systemDecision":"Complete"}}`),
 		ev("idwise", "", "manually_reviewed", 2, `{"event":"Manually Reviewed","body":{"eventId":"{{uuid}}","journeyId":"{{oid}}","referenceNo":"840-2025-{{num}}","systemDecision":"Refer","manualDecision":"Approved","finalDecision":"Approved"}}`),

@@ -1,7 +1,7 @@
 // Package vendors generates realistic inbound webhooks of the identity-verification
 // vendors the gateway has presets for (Unico IDCloud, Unico Magic Link, Incode, Attestr
 // and IDWise), shaped like the fixtures in schemas/testdata and the payloads described
-// in VENDORS.md.
+// in docs/vendors.md.
 //
 // Every event is a pre-compiled template: literal JSON with a few slots for ids and
 // times. Rendering one copies the literals and formats the slots from a sequence number
