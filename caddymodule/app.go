@@ -14,7 +14,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
@@ -230,16 +229,11 @@ func (a *App) start() error {
 		rh := a.handles[name]
 		key := a.storeKey + "\x00" + name
 		val, _, err := routes.LoadOrNew(key, func() (caddy.Destructor, error) {
-			r, err := store.Route(rh.cfg)
+			rt, err := newRouteRuntime(store, name, rh.cfg)
 			if err != nil {
-				return nil, err
+				return nil, err // a nil *routeRuntime in the interface would not be nil
 			}
-			tier, err := dedup.New(dedupCacheKeys)
-			if err != nil {
-				_ = r.Close()
-				return nil, err
-			}
-			return &routeRuntime{name: name, route: r, tier: tier, maxEvent: store.MaxPayload() - eventHeadroom}, nil
+			return rt, nil
 		})
 		if err != nil {
 			return fmt.Errorf("opening route %q: %v", name, err)

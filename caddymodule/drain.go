@@ -9,7 +9,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
-	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
@@ -39,16 +38,11 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 	}
 	key := storeKey + "\x00" + name
 	val, loaded, err := routes.LoadOrNew(key, func() (caddy.Destructor, error) {
-		r, err := store.Route(cfg)
+		rt, err := newRouteRuntime(store, name, cfg)
 		if err != nil {
-			return nil, err
+			return nil, err // a nil *routeRuntime in the interface would not be nil
 		}
-		tier, err := dedup.New(dedupCacheKeys)
-		if err != nil {
-			_ = r.Close()
-			return nil, err
-		}
-		return &routeRuntime{name: name, route: r, tier: tier, maxEvent: store.MaxPayload() - eventHeadroom}, nil
+		return rt, nil
 	})
 	if err == nil && loaded {
 		_, _ = routes.Delete(key)

@@ -42,6 +42,21 @@ type routeRuntime struct {
 // message limit.
 const eventHeadroom = 64 << 10
 
+// newRouteRuntime opens the route cfg.Name on store with its dedup tier; it
+// is the constructor the routes pool runs.
+func newRouteRuntime(store *delivery.Store, name string, cfg delivery.RouteConfig) (*routeRuntime, error) {
+	r, err := store.Route(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tier, err := dedup.New(dedupCacheKeys)
+	if err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return &routeRuntime{name: name, route: r, tier: tier, maxEvent: store.MaxPayload() - eventHeadroom}, nil
+}
+
 // Destruct stops the workers, waiting up to the drain bound for in-flight
 // deliveries; whatever does not finish is redelivered later, so nothing is lost.
 func (rt *routeRuntime) Destruct() error {
