@@ -142,7 +142,7 @@ func TestOpenWaitsForCluster(t *testing.T) {
 // cluster has a meta leader. Both must succeed and share the streams.
 func TestConcurrentRouteCreation(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts a 3-node cluster")
+		t.Skip("starts a 3-node cluster: runs without -short")
 	}
 	nodes := newCluster(t, 3)
 	urls := make([]string, len(nodes))
@@ -185,7 +185,7 @@ func TestConcurrentRouteCreation(t *testing.T) {
 // event is not handed to the other route and delivered again.
 func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out a 6s store outage")
+		t.Skip("waits out a 6s store outage: runs without -short")
 	}
 	n := newNode(t, "single")
 	n.start()
@@ -237,7 +237,7 @@ func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 // accepted once it is back is delivered within a few seconds, however many fetches failed.
 func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
 	if testing.Short() {
-		t.Skip("waits out a 12s store outage")
+		t.Skip("waits out a 12s store outage: runs without -short")
 	}
 	n := newNode(t, "single")
 	n.start()
