@@ -136,3 +136,40 @@ func TestHistoryListAndReplay(t *testing.T) {
 		t.Fatal("an empty range was accepted")
 	}
 }
+
+// TestHistoryRetainNone: with RetainNone (retain 0), a delivered event is listed while it is in
+// the dedup window and is gone from the history after the first purge past it; with a retention
+// it stays.
+func TestHistoryRetainNone(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	up := newUpstream(t, status(http.StatusOK))
+	for _, tc := range []struct {
+		name   string
+		retain time.Duration
+		kept   int
+	}{{"none", RetainNone, 0}, {"hour", time.Hour, 1}} {
+		clock := &fakeClock{}
+		p := policy(up.URL)
+		p.Retain = tc.retain
+		r := newRoute(t, s, RouteConfig{Name: "retain-" + tc.name, DedupWindow: time.Minute, Forward: p})
+		r.now = clock.now
+		r.Start()
+		if _, err := r.Accept(testCtx(t), "k-"+tc.name, event("R"+tc.name)); err != nil {
+			t.Fatal(err)
+		}
+		settled(t, r, 10*time.Second)
+		if got, _, err := r.Events(testCtx(t), EventQuery{}); err != nil || len(got) != 1 {
+			t.Fatalf("%s: %d events in the window (err %v), want 1", tc.name, len(got), err)
+		}
+		clock.advance(2 * time.Minute)
+		if _, err := r.purgeFront(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := r.Events(testCtx(t), EventQuery{}); err != nil || len(got) != tc.kept {
+			t.Fatalf("%s: %d events after the window (err %v), want %d", tc.name, len(got), err, tc.kept)
+		}
+		if _, err := r.Event(testCtx(t), "R"+tc.name); (tc.kept == 0) != IsEventNotFound(err) {
+			t.Fatalf("%s: event lookup after the window: %v", tc.name, err)
+		}
+	}
+}
