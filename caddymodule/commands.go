@@ -110,7 +110,7 @@ func runWebhookCommand(o cliOptions, args []string, out, errOut io.Writer) error
 	case args[0] == "replay" && o.until != "":
 		return fmt.Errorf("replay --until needs --since")
 	case args[0] == "replay" && len(args) == 3:
-		return replayOne(o, args[1], args[2], out)
+		return replayOne(o, args, out)
 	case args[0] == "replay" && o.all:
 		if len(args) != 2 {
 			return fmt.Errorf("replay --all takes the route only")
@@ -355,8 +355,13 @@ type eventPageJSON struct {
 	NextCursor string            `json:"next_cursor,omitempty"`
 }
 
-// replayOne replays a dead letter with that ID, or else the event of the history with that ID.
-func replayOne(o cliOptions, route, id string, out io.Writer) error {
+// replayOne replays (args: replay <route> <id>) the dead letter with that ID, or else the event
+// of the history with that ID.
+func replayOne(o cliOptions, args []string, out io.Writer) error {
+	if len(args) != 3 {
+		return fmt.Errorf("replay takes <route> <id>")
+	}
+	route, id := args[1], args[2]
 	base := adminPrefix + "routes/" + url.PathEscape(route)
 	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodPost, base+"/dead_letters/"+url.PathEscape(id)+"/replay", nil, nil)
 	if err != nil && strings.Contains(err.Error(), "HTTP 404") {
