@@ -163,6 +163,15 @@ func (r *Route) scanEvents(ctx context.Context, since, until time.Time, start ui
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
+	// Remove the consumer at once rather than at its inactivity threshold: the store caps the
+	// number of consumers, and an admin client polling the history must not use them up.
+	defer func() {
+		if ci := c.CachedInfo(); ci != nil {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+			defer cancel()
+			_ = r.ev.DeleteConsumer(dctx, ci.Name)
+		}
+	}()
 	last := info.State.LastSeq
 	for {
 		batch, err := c.Fetch(historyBatch, jetstream.FetchMaxWait(historyWait))

@@ -51,6 +51,10 @@ func TestHistoryListAndReplay(t *testing.T) {
 		return err == nil && st.Dead == 1 && st.Pending == 1
 	})
 
+	info0, err := r.ev.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
 	all, next, err := r.Events(testCtx(t), EventQuery{})
 	if err != nil || next != "" {
 		t.Fatalf("events: next=%q err=%v", next, err)
@@ -134,6 +138,11 @@ func TestHistoryListAndReplay(t *testing.T) {
 	}
 	if _, err := r.ReplayRange(testCtx(t), mid, mid, ""); err == nil {
 		t.Fatal("an empty range was accepted")
+	}
+	// Scans leave no consumer behind: polling the history must not use up the store's limit.
+	info, err := r.ev.Info(testCtx(t))
+	if err != nil || info.State.Consumers != info0.State.Consumers {
+		t.Fatalf("%d consumers on the event stream after the scans (err %v), want %d as before them", info.State.Consumers, err, info0.State.Consumers)
 	}
 }
 

@@ -201,3 +201,46 @@ func adminPost(t *testing.T, path, body string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestRetainNoneKeepsNoHistory: a route with `retain 0` lists its delivered event while it is in
+// the dedup window and no longer after the janitor's next purge past it (the janitor runs once a
+// minute, so this test waits for it), while a route with a retention still lists its own.
+func TestRetainNoneKeepsNoHistory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test (waits for the janitor's minute): runs without -short")
+	}
+	up := newUpstream(t)
+	route := func(name, retain string) string {
+		return fmt.Sprintf(`	handle /%s {
+		webhook_gateway {
+			name %s
+			vendor idwise
+			auth none
+			dedup_window 2s
+			forward http://%s/events {
+				retain %s
+			}
+		}
+	}
+`, name, name, up.hostPort(), retain)
+	}
+	startCaddy(t, storeOption(t), site+" {\n"+route("rnone", "0")+route("rkeep", "1h")+"}\n")
+	for _, name := range []string{"rnone", "rkeep"} {
+		if resp, _ := post(t, nil, "/"+name, nil, idwiseEvent("ret-"+name)); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", name, resp.StatusCode)
+		}
+	}
+	waitFor(t, 10*time.Second, "two deliveries", func() bool { return up.count() == 2 })
+	count := func(name string) int {
+		var p historyPage
+		adminJSON(t, http.MethodGet, "/webhook_gateway/routes/"+name+"/events", &p)
+		return len(p.Events)
+	}
+	if n := count("rnone"); n != 1 {
+		t.Fatalf("retain 0: %d events listed inside the window, want 1", n)
+	}
+	waitFor(t, 90*time.Second, "the purge of the retain-0 history", func() bool { return count("rnone") == 0 })
+	if n := count("rkeep"); n != 1 {
+		t.Fatalf("retain 1h: %d events listed after the purge, want 1", n)
+	}
+}
