@@ -405,6 +405,15 @@ func (r *Route) publishReplay(ctx context.Context, id string, src nats.Header, b
 	if err := validToken("event id", id); err != nil {
 		return err
 	}
+	// A replay queues like a new event: it counts against max_queue, so a large range cannot
+	// fill the route's share and have the vendors' new events refused.
+	if st := r.set.Load(); st.fwd != nil {
+		if err := r.admit(ctx, st, len(body)); err != nil {
+			return err
+		}
+	} else {
+		return ErrGateMode
+	}
 	if _, err := r.s.js.PublishMsg(ctx, &nats.Msg{Subject: r.rpPfx + id, Header: h, Data: body}); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
