@@ -35,6 +35,10 @@ const adminTimeout = 10 * time.Second
 //	GET    /webhook_gateway/routes/<name>/dead_letters/<id>         one dead letter, with its body
 //	POST   /webhook_gateway/routes/<name>/dead_letters/<id>/replay  deliver it again
 //	DELETE /webhook_gateway/routes/<name>/dead_letters/<id>         drop it
+//	GET    /webhook_gateway/routes/<name>/events[?since&until&key&status&limit&cursor]  a page of the event history
+//	GET    /webhook_gateway/routes/<name>/events/<id>               one event, with its body and forwarded headers
+//	POST   /webhook_gateway/routes/<name>/events/<id>/replay        deliver it again
+//	POST   /webhook_gateway/routes/<name>/replay                    {"since","until","status"}: deliver a range again
 type AdminAPI struct{}
 
 // CaddyModule returns the Caddy module information.
@@ -138,6 +142,14 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 			return notFoundOr503(err)
 		}
 		return writeJSON(w, map[string]string{"replayed": parts[3]})
+	case len(parts) == 3 && parts[2] == "events" && r.Method == http.MethodGet:
+		return serveEvents(ctx, w, r, rt)
+	case len(parts) == 4 && parts[2] == "events" && r.Method == http.MethodGet:
+		return serveEvent(ctx, w, rt, parts[3])
+	case len(parts) == 5 && parts[2] == "events" && parts[4] == "replay" && r.Method == http.MethodPost:
+		return serveReplayEvent(ctx, w, rt, parts[3])
+	case len(parts) == 3 && parts[2] == "replay" && r.Method == http.MethodPost:
+		return serveReplayRange(ctx, w, r, rt)
 	case len(parts) == 3 && parts[2] == "attach":
 		return apiError(http.StatusConflict, fmt.Sprintf("route %q is configured, not orphaned: only an orphaned queue can be attached", rt.name))
 	case len(parts) == 2 && r.Method == http.MethodDelete:

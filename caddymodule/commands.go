@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	caddycmd "github.com/caddyserver/caddy/v2/cmd"
@@ -20,7 +22,7 @@ import (
 func registerCommands() {
 	caddycmd.RegisterCommand(caddycmd.Command{
 		Name:  "webhook",
-		Usage: "health | stats [<route>] | dead-letters <route> [--all] | show|replay|delete <route> <id> | replay <route> --all | attach <orphan> <route> | drain <orphan> <url> | discard <orphan>",
+		Usage: "health | stats [<route>] | dead-letters <route> [--all] | events <route> [--since T] [--until T] [--key K] [--status S] | show|replay|delete <route> <id> | replay <route> --all | replay <route> --since T [--until T] [--status S] | attach <orphan> <route> | drain <orphan> <url> | discard <orphan>",
 		Short: "Inspects the webhook gateway's queues and dead letters",
 		Long: `
 Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
@@ -30,7 +32,13 @@ Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
                                        orphaned queues included ("orphaned": true)
   caddy webhook dead-letters <route>   list a route's dead letters (--limit, --cursor, or --all)
   caddy webhook show <route> <id>      show one dead letter with its body
-  caddy webhook replay <route> <id>    deliver a dead letter again
+  caddy webhook events <route>         a page of the route's event history, oldest first
+                                       (--since, --until as RFC 3339, --key, --status
+                                       pending|delivered|dead, --limit, --cursor)
+  caddy webhook replay <route> <id>    deliver a dead letter, or an event of the history, again
+  caddy webhook replay <route> --since T [--until T] [--status S]
+                                       deliver every event of the history stored in the range
+                                       again, paced by the route's rate and concurrency
   caddy webhook replay <route> --all   deliver every dead letter again, paced by the route's
                                        rate (quarantined ones only with --include-quarantined)
   caddy webhook delete <route> <id>    drop a dead letter
@@ -47,6 +55,10 @@ Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
 			cmd.Flags().Int("limit", 0, "dead-letters: page size (at most 1000)")
 			cmd.Flags().String("cursor", "", "dead-letters: start at this cursor (printed to stderr after a page)")
 			cmd.Flags().Bool("yes", false, "discard: confirm that the orphaned queue's events are dropped")
+			cmd.Flags().String("since", "", "events, replay: from this time (RFC 3339)")
+			cmd.Flags().String("until", "", "events, replay: up to this time (RFC 3339, exclusive)")
+			cmd.Flags().String("key", "", "events: only the events with this idempotency key")
+			cmd.Flags().String("status", "", "events, replay --since: pending, delivered or dead")
 			cmd.Args = cobra.RangeArgs(1, 3)
 			cmd.RunE = func(cmd *cobra.Command, args []string) error {
 				var o cliOptions
@@ -56,6 +68,10 @@ Talks to the running Caddy's admin endpoint (--address, default localhost:2019):
 				o.limit, _ = cmd.Flags().GetInt("limit")
 				o.cursor, _ = cmd.Flags().GetString("cursor")
 				o.yes, _ = cmd.Flags().GetBool("yes")
+				o.since, _ = cmd.Flags().GetString("since")
+				o.until, _ = cmd.Flags().GetString("until")
+				o.key, _ = cmd.Flags().GetString("key")
+				o.status, _ = cmd.Flags().GetString("status")
 				return runWebhookCommand(o, args, os.Stdout, os.Stderr)
 			}
 		},
@@ -70,6 +86,10 @@ type cliOptions struct {
 	limit       int
 	cursor      string
 	yes         bool
+	since       string
+	until       string
+	key         string
+	status      string
 }
 
 func runWebhookCommand(o cliOptions, args []string, out, errOut io.Writer) error {
@@ -77,6 +97,20 @@ func runWebhookCommand(o cliOptions, args []string, out, errOut io.Writer) error
 		o.addr = "localhost:2019"
 	}
 	switch {
+	case args[0] == "events":
+		if len(args) != 2 {
+			return fmt.Errorf("events takes the route only")
+		}
+		return listEvents(o, args[1], out, errOut)
+	case args[0] == "replay" && o.since != "":
+		if len(args) != 2 || o.all {
+			return fmt.Errorf("replay --since takes the route only (and not --all)")
+		}
+		return replayRange(o, args[1], out)
+	case args[0] == "replay" && o.until != "":
+		return fmt.Errorf("replay --until needs --since")
+	case args[0] == "replay" && len(args) == 3:
+		return replayOne(o, args, out)
 	case args[0] == "replay" && o.all:
 		if len(args) != 2 {
 			return fmt.Errorf("replay --all takes the route only")
@@ -282,6 +316,81 @@ func replayAll(o cliOptions, route string, out io.Writer) error {
 		fmt.Fprintf(out, " (%d quarantined left alone: --include-quarantined replays them)", skipped)
 	}
 	fmt.Fprintln(out)
+	return err
+}
+
+// listEvents prints one page of a route's event history; the next page's cursor goes to errOut.
+func listEvents(o cliOptions, route string, out, errOut io.Writer) error {
+	q := url.Values{}
+	for k, v := range map[string]string{"since": o.since, "until": o.until, "key": o.key, "status": o.status, "cursor": o.cursor} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	if o.limit > 0 {
+		q.Set("limit", strconv.Itoa(o.limit))
+	}
+	uri := adminPrefix + "routes/" + url.PathEscape(route) + "/events"
+	if len(q) > 0 {
+		uri += "?" + q.Encode()
+	}
+	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodGet, uri, nil, nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var page eventPageJSON
+	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
+		return fmt.Errorf("reading events: %v", err)
+	}
+	if page.NextCursor != "" {
+		fmt.Fprintf(errOut, "more events: --cursor %s\n", page.NextCursor)
+	}
+	return printJSON(out, page)
+}
+
+// eventPageJSON is an events page as the CLI reads it back: the events stay as the API wrote them.
+type eventPageJSON struct {
+	Events     []json.RawMessage `json:"events"`
+	NextCursor string            `json:"next_cursor,omitempty"`
+}
+
+// replayOne replays (args: replay <route> <id>) the dead letter with that ID, or else the event
+// of the history with that ID.
+func replayOne(o cliOptions, args []string, out io.Writer) error {
+	if len(args) != 3 {
+		return fmt.Errorf("replay takes <route> <id>")
+	}
+	route, id := args[1], args[2]
+	base := adminPrefix + "routes/" + url.PathEscape(route)
+	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodPost, base+"/dead_letters/"+url.PathEscape(id)+"/replay", nil, nil)
+	if err != nil && strings.Contains(err.Error(), "HTTP 404") {
+		resp, err = caddycmd.AdminAPIRequest(o.addr, http.MethodPost, base+"/events/"+url.PathEscape(id)+"/replay", nil, nil)
+	}
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(out, resp.Body)
+	return err
+}
+
+// replayRange replays every event of the history in [--since, --until).
+func replayRange(o cliOptions, route string, out io.Writer) error {
+	req := map[string]string{"since": o.since}
+	if o.until != "" {
+		req["until"] = o.until
+	}
+	if o.status != "" {
+		req["status"] = o.status
+	}
+	body, _ := json.Marshal(req)
+	resp, err := caddycmd.AdminAPIRequest(o.addr, http.MethodPost, adminPrefix+"routes/"+url.PathEscape(route)+"/replay", nil, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(out, resp.Body)
 	return err
 }
 

@@ -63,6 +63,10 @@ var (
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "dead_letters_total", Help: "Events moved to the dead letters.",
 	}, []string{"route"})
+	replaysTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
+		Name: "replays_total", Help: "Events of the history queued for delivery again (admin API or CLI replays).",
+	}, []string{"route"})
 	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
 		Name: "rejections_total", Help: "Rejected requests by route, vendor and reason (the problem code, a fixed set).",
@@ -76,7 +80,7 @@ var (
 var allCollectors = []prometheus.Collector{
 	queueBytes, queueMaxBytes, queueFullTotal, tokenRequestsTotal, requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
 	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
-	rejectionsTotal,
+	rejectionsTotal, replaysTotal,
 }
 
 // registerMetrics puts the collectors into a config's registry. Registering the
@@ -105,4 +109,8 @@ func (observer) Attempt(route, result string, _ int, latency time.Duration) {
 
 func (observer) DeadLettered(route string) {
 	deadLettersTotal.WithLabelValues(route).Inc()
+}
+
+func (observer) Replayed(route string, n int) {
+	replaysTotal.WithLabelValues(route).Add(float64(n))
 }

@@ -19,7 +19,8 @@
 //     (keyfeed.go, accept.go). Gate mode records a key with a key-only message (Whgw-Mark). A
 //     delivered event is only acked and stays as history; the janitor purges the stream's front
 //     past max(window, retain), never past the delivery consumer's ack floor (janitor.go).
-//     Replayed dead letters are queued on whgw.<r>.rp.<id>. A stream of the previous layout (a
+//     Replays (of dead letters, and of events of the history: history.go) are copies queued on
+//     whgw.<r>.rp.<id>, without a key hash, and delivered with X-Webhook-Replay: true. A stream of the previous layout (a
 //     subject per key) is detected at start (layout.go).
 //   - WHGW-DL-<r>, subjects whgw.<r>.dl.<event-id>: the dead letters, kept until they are replayed or
 //     deleted.

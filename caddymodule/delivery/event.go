@@ -32,6 +32,9 @@ type Event struct {
 	Header http.Header
 	// Body is the original request body, forwarded byte for byte.
 	Body []byte
+	// Replay marks a delivery queued again by a replay (X-Webhook-Replay: true). It is not
+	// stored: the worker sets it from the replay subject.
+	Replay bool
 }
 
 // Headers of the stored messages. They use canonical MIME form so that they survive any header

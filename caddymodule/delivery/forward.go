@@ -23,6 +23,7 @@ const (
 	HeaderIdempotencyKey = "X-Webhook-Idempotency-Key"
 	HeaderAttempt        = "X-Webhook-Attempt"
 	HeaderReceivedAt     = "X-Webhook-Received-At"
+	HeaderReplay         = "X-Webhook-Replay"
 	HeaderSignatureID    = "Webhook-Id"
 	HeaderSignatureTime  = "Webhook-Timestamp"
 	HeaderSignature      = "Webhook-Signature"
@@ -98,6 +99,11 @@ func setHeaders(req *http.Request, p *Policy, ev *Event, attempt int, now time.T
 	setNonEmpty(h, HeaderIdempotencyKey, ev.Key)
 	h.Set(HeaderAttempt, strconv.Itoa(attempt))
 	h.Set(HeaderReceivedAt, ev.ReceivedAt.UTC().Format(time.RFC3339))
+	if ev.Replay {
+		h.Set(HeaderReplay, "true")
+	} else {
+		h.Del(HeaderReplay) // only the gateway says what is a replay
+	}
 	if p.SignSecret != nil {
 		h.Set(HeaderSignatureID, ev.ID)
 		h.Set(HeaderSignatureTime, strconv.FormatInt(now.Unix(), 10))

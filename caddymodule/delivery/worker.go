@@ -242,6 +242,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 		r.deadLetter(ctx, st, msg, md, replay, failure{reason: ReasonUndecodable, err: err})
 		return
 	}
+	ev.Replay = replay
 	if st.fwd == nil {
 		_ = msg.NakWithDelay(gateNakFor)
 		return
