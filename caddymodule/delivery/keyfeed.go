@@ -30,6 +30,9 @@ const (
 	// appliedPoll is how often a compare-and-set that lost to another writer checks whether
 	// the feed has applied that writer's message.
 	appliedPoll = 2 * time.Millisecond
+	// stopCatchUp bounds how long a clean stop waits for the feed to apply this process's own
+	// publishes before the last snapshot: longer only makes the next start replay a little more.
+	stopCatchUp = 2 * time.Second
 )
 
 // errNotReady is returned while the index has not loaded the window yet (503: retry).
@@ -49,6 +52,7 @@ type keyFeed struct {
 	created  time.Time     // the stream's creation time
 	complete time.Duration // the longest window the index is known to hold every key of
 	saving   sync.WaitGroup
+	resumed  uint64 // the applied sequence of the snapshot loaded at start; 0 after a full replay
 
 	mu     sync.RWMutex // held shared while ix is used, exclusively by close
 	closed bool
@@ -77,6 +81,7 @@ func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 		// Resume right after the snapshot: the stream still holds that sequence.
 		log.Info("key index loaded from snapshot", zap.String("route", r.route), zap.String("file", from),
 			zap.Uint64("applied", ix.Applied()), zap.Uint64("target", f.target), zap.Int("keys", ix.Stats().Keys))
+		f.resumed = max(ix.Applied(), 1)
 		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		occ.OptStartSeq = ix.Applied() + 1
 		if ix.Applied() >= f.target {
@@ -220,6 +225,29 @@ func waitApplied(ctx context.Context, ix *keyindex.Index, seq uint64) error {
 	return nil
 }
 
+// catchUp waits, at most stopCatchUp, until the feed has applied this process's own publishes
+// (Observe put them in the index before the consumer delivered them back), so that the snapshot
+// saved at a clean stop covers the whole stream and the next start is ready at once.
+func (f *keyFeed) catchUp() {
+	select {
+	case <-f.ready:
+	default:
+		return
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return
+	}
+	var last uint64
+	for b := range f.ix.Buckets() {
+		last = max(last, f.ix.BucketSeq(b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopCatchUp)
+	defer cancel()
+	_ = waitApplied(ctx, f.ix, last)
+}
+
 // setWindow changes the index's window on a reload. A longer window than the index was loaded
 // with may miss keys it swept or never loaded, so its snapshots stay labelled with the shorter
 // one (and the next start replays the longer window).
@@ -233,6 +261,7 @@ func (f *keyFeed) setWindow(d time.Duration) {
 // close stops the feed, saves a last snapshot (a clean stop), and frees the index once no
 // request uses it.
 func (f *keyFeed) close() {
+	f.catchUp()
 	f.stop()
 	if f.cc != nil {
 		f.cc.Stop()
