@@ -52,6 +52,19 @@ func (p snapRun) record(t *testing.T, prefix string, n int) {
 	}
 }
 
+// caughtUp waits until the feed has applied the whole stream, so that a snapshot taken now has a
+// known applied sequence.
+func (p snapRun) caughtUp(t *testing.T) {
+	t.Helper()
+	info, err := p.r.ev.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the feed to apply the stream", func() bool {
+		return p.r.feed.ix.Applied() >= info.State.LastSeq
+	})
+}
+
 // seenAll checks that every key prefix-0 … prefix-(n-1) is a duplicate.
 func (p snapRun) seenAll(t *testing.T, prefix string, n int) {
 	t.Helper()
@@ -83,6 +96,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
 	p.record(t, "a", 300)
+	p.caughtUp(t)
 	if err := p.r.feed.saveSnapshot(); err != nil {
 		t.Fatal(err)
 	}
@@ -193,6 +207,7 @@ func TestSnapshotBehindPurge(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
 	p.record(t, "a", 100)
+	p.caughtUp(t)
 	if err := p.r.feed.saveSnapshot(); err != nil {
 		t.Fatal(err)
 	}
