@@ -80,6 +80,16 @@ func snapshotFiles(dir, stream string) []string {
 	return names
 }
 
+// removeStaleTemps removes the temporary files of saves a crash interrupted. (Two gateways sharing
+// a data dir with an external cluster may remove each other's save in progress: that save then
+// fails with a warning, and the next one succeeds.)
+func removeStaleTemps(dir, stream string) {
+	names, _ := filepath.Glob(filepath.Join(dir, stream+".*"+snapshotExt+".tmp-*"))
+	for _, p := range names {
+		_ = os.Remove(p)
+	}
+}
+
 // loadSnapshot returns the index saved for the stream described by info, complete for at least
 // window, whose applied sequence the stream can resume from; or nil and why not (logged at info:
 // the caller replays the window, which is always correct).
@@ -88,6 +98,7 @@ func (r *Route) loadSnapshot(info *jetstream.StreamInfo, window time.Duration, c
 	if dir == "" {
 		return nil, "no snapshot directory"
 	}
+	removeStaleTemps(dir, r.evStream)
 	var path string
 	for _, p := range snapshotFiles(dir, r.evStream) {
 		created, wsec, ok := parseSnapshotName(r.evStream, filepath.Base(p))

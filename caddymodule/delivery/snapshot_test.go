@@ -138,10 +138,16 @@ func TestRestartFromCleanStop(t *testing.T) {
 	}
 	last := info.State.LastSeq
 	p.stop(t)
-	snapshotOf(t, dir, p.r)
+	stale := snapshotOf(t, dir, p.r) + ".tmp-123" // a save a crash interrupted
+	if err := os.WriteFile(stale, []byte("partial"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	p = startSnapRun(t, dir, time.Hour)
 	defer p.stop(t)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Fatalf("stale temporary file: %v, want it removed at start", err)
+	}
 	select {
 	case <-p.r.feed.ready:
 	default:
