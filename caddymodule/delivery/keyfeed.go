@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -50,7 +51,7 @@ type keyFeed struct {
 	dir      string
 	stream   string
 	created  time.Time     // the stream's creation time
-	complete time.Duration // the longest window the index is known to hold every key of
+	complete atomic.Int64 // the longest window (ns) the index is known to hold every key of
 	saving   sync.WaitGroup
 	resumed  uint64 // the applied sequence of the snapshot loaded at start; 0 after a full replay
 
@@ -73,8 +74,9 @@ func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }}
 	f := &keyFeed{
 		target: info.State.LastSeq, ready: make(chan struct{}), log: log,
-		dir: r.s.snapshotDir(), stream: r.evStream, created: info.Created, complete: window,
+		dir: r.s.snapshotDir(), stream: r.evStream, created: info.Created,
 	}
+	f.complete.Store(int64(window))
 	occ := jetstream.OrderedConsumerConfig{HeadersOnly: true}
 	ix, from := r.loadSnapshot(info, window, cfg)
 	if ix != nil {
@@ -252,9 +254,12 @@ func (f *keyFeed) catchUp() {
 // with may miss keys it swept or never loaded, so its snapshots stay labelled with the shorter
 // one (and the next start replays the longer window).
 func (f *keyFeed) setWindow(d time.Duration) {
-	f.mu.Lock()
-	f.complete = min(f.complete, d)
-	f.mu.Unlock()
+	for {
+		c := f.complete.Load()
+		if int64(d) >= c || f.complete.CompareAndSwap(c, int64(d)) {
+			break
+		}
+	}
 	f.ix.SetWindow(d)
 }
 

@@ -151,7 +151,7 @@ func (f *keyFeed) saveSnapshot() error {
 	if f.closed {
 		return nil
 	}
-	window := min(f.complete, f.ix.Window())
+	window := min(time.Duration(f.complete.Load()), f.ix.Window())
 	if err := os.MkdirAll(f.dir, 0o700); err != nil {
 		return fmt.Errorf("saving key index snapshot: %v", err)
 	}
