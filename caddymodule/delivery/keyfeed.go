@@ -50,7 +50,7 @@ type keyFeed struct {
 	// Where and as what the index is saved (snapshot.go); dir is empty without snapshots.
 	dir      string
 	stream   string
-	created  time.Time     // the stream's creation time
+	created  time.Time    // the stream's creation time
 	complete atomic.Int64 // the longest window (ns) the index is known to hold every key of
 	saving   sync.WaitGroup
 	resumed  uint64 // the applied sequence of the snapshot loaded at start; 0 after a full replay
