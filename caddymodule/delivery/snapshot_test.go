@@ -276,3 +276,26 @@ func TestParseSnapshotName(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotAfterShorterWindow: a reload that shortened the window (the sweep may then drop
+// keys of the longer one) labels later snapshots with the shorter window, even after the window
+// is lengthened again, so the next start with the long window replays it.
+func TestSnapshotAfterShorterWindow(t *testing.T) {
+	dir := t.TempDir()
+	p := startSnapRun(t, dir, time.Hour)
+	p.record(t, "a", 20)
+	p.r.Update(RouteConfig{Name: "snap", DedupWindow: time.Minute})
+	p.r.Update(RouteConfig{Name: "snap", DedupWindow: time.Hour})
+	p.stop(t)
+	path := snapshotOf(t, dir, p.r)
+	if _, w, ok := parseSnapshotName(p.r.evStream, filepath.Base(path)); !ok || w != 60 {
+		t.Fatalf("snapshot %s: window label %d, want 60", path, w)
+	}
+
+	p = startSnapRun(t, dir, time.Hour)
+	defer p.stop(t)
+	if p.r.feed.resumed != 0 {
+		t.Fatalf("resumed after %d, want a full replay", p.r.feed.resumed)
+	}
+	p.seenAll(t, "a", 20)
+}
