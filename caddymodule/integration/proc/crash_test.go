@@ -98,6 +98,11 @@ func TestGracefulRestart(t *testing.T) {
 		t.Errorf("all %d events were delivered before the stop: nothing was in the queue", n)
 	}
 	gw.start(cfg)
+	// The stop saved the route's key index; the start loads it instead of replaying the window.
+	if got := gw.logLines("key index loaded from snapshot"); len(got) != 1 {
+		t.Errorf("after a graceful restart, %d log lines say the key index was loaded from its snapshot, want 1 (replays: %q)",
+			len(got), gw.logLines("key index replays the window"))
+	}
 	done := app.waitDelivered(ids, 90*time.Second)
 	t.Logf("all %d delivered %s after the stop", n, done.Sub(began).Round(time.Millisecond))
 	gw.waitIdle(60 * time.Second)
