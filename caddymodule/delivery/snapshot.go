@@ -47,9 +47,11 @@ func (s *Store) snapshotDir() string {
 	return ""
 }
 
-// snapshotName is the file name of a snapshot of the stream's index complete for window.
+// snapshotName is the file name of a snapshot of the stream's index complete for window (in
+// whole seconds, rounded up as the index keeps it).
 func snapshotName(stream string, created time.Time, window time.Duration) string {
-	return fmt.Sprintf("%s.%d.%d%s", stream, created.UnixNano(), int64(window/time.Second), snapshotExt)
+	secs := int64((window + time.Second - 1) / time.Second)
+	return fmt.Sprintf("%s.%d.%d%s", stream, created.UnixNano(), secs, snapshotExt)
 }
 
 // parseSnapshotName reads back a name made by snapshotName for stream.
