@@ -160,6 +160,8 @@ func (a *App) Provision(ctx caddy.Context) error {
 			cfg.Replicas = defaultStreamReplicas
 		}
 		a.storeKey = "nats:" + strings.Join(cfg.URLs, ",")
+		// The key index snapshots are a local cache of the cluster's streams (see README, Restart).
+		cfg.SnapshotDir = filepath.Join(caddy.AppDataDir(), storeDirName, "keyindex")
 	default:
 		return fmt.Errorf("store: unknown mode %q (want embedded or nats)", mode)
 	}

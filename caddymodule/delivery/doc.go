@@ -27,5 +27,6 @@
 //
 // A durable pull consumer named "deliver" on WHGW-EV-<r> feeds the workers. Several processes that
 // share one NATS cluster share the consumer and the stream, and so the queue and the dedup window;
-// each keeps its own key index of the window.
+// each keeps its own key index of the window, and saves it to a local snapshot file that the next
+// start resumes from (snapshot.go).
 package delivery

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +31,9 @@ const (
 	// appliedPoll is how often a compare-and-set that lost to another writer checks whether
 	// the feed has applied that writer's message.
 	appliedPoll = 2 * time.Millisecond
+	// stopCatchUp bounds how long a clean stop waits for the feed to apply this process's own
+	// publishes before the last snapshot: longer only makes the next start replay a little more.
+	stopCatchUp = 2 * time.Second
 )
 
 // errNotReady is returned while the index has not loaded the window yet (503: retry).
@@ -42,6 +46,14 @@ type keyFeed struct {
 	ready  chan struct{} // closed when ready
 	once   sync.Once
 	log    *zap.Logger
+
+	// Where and as what the index is saved (snapshot.go); dir is empty without snapshots.
+	dir      string
+	stream   string
+	created  time.Time    // the stream's creation time
+	complete atomic.Int64 // the longest window (ns) the index is known to hold every key of
+	saving   sync.WaitGroup
+	resumed  uint64 // the applied sequence of the snapshot loaded at start; 0 after a full replay
 
 	mu     sync.RWMutex // held shared while ix is used, exclusively by close
 	closed bool
@@ -59,24 +71,43 @@ func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	ix, err := keyindex.New(keyindex.Config{Window: window, Now: func() time.Time { return r.now() }})
-	if err != nil {
-		return nil, err
+	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }}
+	f := &keyFeed{
+		target: info.State.LastSeq, ready: make(chan struct{}), log: log,
+		dir: r.s.snapshotDir(), stream: r.evStream, created: info.Created,
 	}
-	f := &keyFeed{ix: ix, target: info.State.LastSeq, ready: make(chan struct{}), log: log}
-	start := r.now().Add(-window - feedMargin)
-	if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
-		// Nothing in the window: every message up to the last is past it.
-		ix.MarkApplied(f.target)
-		f.markReady()
+	f.complete.Store(int64(window))
+	occ := jetstream.OrderedConsumerConfig{HeadersOnly: true}
+	ix, from := r.loadSnapshot(info, window, cfg)
+	if ix != nil {
+		// Resume right after the snapshot: the stream still holds that sequence.
+		log.Info("key index loaded from snapshot", zap.String("route", r.route), zap.String("file", from),
+			zap.Uint64("applied", ix.Applied()), zap.Uint64("target", f.target), zap.Int("keys", ix.Stats().Keys))
+		f.resumed = max(ix.Applied(), 1)
+		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
+		occ.OptStartSeq = ix.Applied() + 1
+		if ix.Applied() >= f.target {
+			f.markReady()
+		}
+	} else {
+		log.Info("key index replays the window", zap.String("route", r.route), zap.String("reason", from),
+			zap.Uint64("target", f.target))
+		if ix, err = keyindex.New(cfg); err != nil {
+			return nil, err
+		}
+		start := r.now().Add(-window - feedMargin)
+		occ.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		occ.OptStartTime = &start
+		if info.State.Msgs == 0 || info.State.LastTime.Before(start) {
+			// Nothing in the window: every message up to the last is past it.
+			ix.MarkApplied(f.target)
+			f.markReady()
+		}
 	}
+	f.ix = ix
 	fctx, stop := context.WithCancel(context.Background())
 	f.stop = stop
-	cons, err := r.s.js.OrderedConsumer(fctx, r.evStream, jetstream.OrderedConsumerConfig{
-		DeliverPolicy: jetstream.DeliverByStartTimePolicy,
-		OptStartTime:  &start,
-		HeadersOnly:   true,
-	})
+	cons, err := r.s.js.OrderedConsumer(fctx, r.evStream, occ)
 	if err != nil {
 		stop()
 		ix.Close()
@@ -89,6 +120,11 @@ func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 		return nil, fmt.Errorf("store: key feed of %s: %w", r.evStream, err)
 	}
 	go f.watchReady(fctx, cons)
+	f.saving.Add(1)
+	go func() {
+		defer f.saving.Done()
+		f.runSnapshots(fctx.Done(), r.route)
+	}()
 	return f, nil
 }
 
@@ -191,11 +227,53 @@ func waitApplied(ctx context.Context, ix *keyindex.Index, seq uint64) error {
 	return nil
 }
 
-// close stops the feed and frees the index once no request uses it.
+// catchUp waits, at most stopCatchUp, until the feed has applied this process's own publishes
+// (Observe put them in the index before the consumer delivered them back), so that the snapshot
+// saved at a clean stop covers the whole stream and the next start is ready at once.
+func (f *keyFeed) catchUp() {
+	select {
+	case <-f.ready:
+	default:
+		return
+	}
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	if f.closed {
+		return
+	}
+	var last uint64
+	for b := range f.ix.Buckets() {
+		last = max(last, f.ix.BucketSeq(b))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopCatchUp)
+	defer cancel()
+	_ = waitApplied(ctx, f.ix, last)
+}
+
+// setWindow changes the index's window on a reload. A longer window than the index was loaded
+// with may miss keys it swept or never loaded, so its snapshots stay labelled with the shorter
+// one (and the next start replays the longer window).
+func (f *keyFeed) setWindow(d time.Duration) {
+	for {
+		c := f.complete.Load()
+		if int64(d) >= c || f.complete.CompareAndSwap(c, int64(d)) {
+			break
+		}
+	}
+	f.ix.SetWindow(d)
+}
+
+// close stops the feed, saves a last snapshot (a clean stop), and frees the index once no
+// request uses it.
 func (f *keyFeed) close() {
+	f.catchUp()
 	f.stop()
 	if f.cc != nil {
 		f.cc.Stop()
+	}
+	f.saving.Wait()
+	if err := f.saveSnapshot(); err != nil {
+		f.log.Warn("key index snapshot at stop failed", zap.String("stream", f.stream), zap.Error(err))
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

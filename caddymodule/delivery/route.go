@@ -225,7 +225,7 @@ func (r *Route) Update(cfg RouteConfig) {
 	}
 	r.set.Store(st)
 	if r.feed != nil && (old == nil || old.window != st.window) {
-		r.feed.ix.SetWindow(st.window)
+		r.feed.setWindow(st.window)
 	}
 	if old != nil && old.client != nil && old.client != st.client {
 		old.client.CloseIdleConnections()

@@ -38,6 +38,10 @@ type StoreConfig struct {
 	// Dir is the JetStream storage directory of the embedded server (the adapter passes
 	// <caddy data dir>/webhook_gateway). It is locked against a second process while open.
 	Dir string
+	// SnapshotDir holds the routes' key index snapshots, which let a restart skip replaying the
+	// dedup window (snapshot.go). Default: <Dir>/keyindex with the embedded store; none with an
+	// external cluster unless set (the adapter sets it to a directory under Caddy's data dir).
+	SnapshotDir string
 	// URLs, when not empty, connects to an external NATS cluster instead of the embedded server.
 	URLs []string
 	// CredsFile is the NATS credentials file for the external cluster.
