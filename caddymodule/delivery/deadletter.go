@@ -213,10 +213,11 @@ func (r *Route) DeadLetterPage(ctx context.Context, cursor uint64, limit int) (l
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = cursor
 	}
-	c, err := r.dl.OrderedConsumer(ctx, cfg)
+	c, done, err := scanConsumer(ctx, r.dl, cfg)
 	if err != nil {
-		return nil, 0, fmt.Errorf("store: %w", err)
+		return nil, 0, err
 	}
+	defer done()
 	batch, err := c.FetchNoWait(int(min(uint64(limit), info.State.Msgs)))
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: %w", err)

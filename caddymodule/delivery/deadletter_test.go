@@ -152,3 +152,27 @@ func TestQuarantineDedups(t *testing.T) {
 		t.Fatalf("after replay: dup=%v, %v", dup, err)
 	}
 }
+
+// TestDeadLetterListingLeavesNoConsumer: each page is a scan with its own
+// ordered consumer, deleted when the page is read, so polling the dead
+// letters never uses up the store's consumers.
+func TestDeadLetterListingLeavesNoConsumer(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	if _, err := r.Quarantine(testCtx(t), "kc", event("01JCONS0000000000000000001"), "invalid"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := r.dl.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if list, _, err := r.DeadLetterPage(testCtx(t), 0, 10); err != nil || len(list) != 1 {
+			t.Fatalf("page: %d dead letters, %v", len(list), err)
+		}
+	}
+	after, err := r.dl.Info(testCtx(t))
+	if err != nil || after.State.Consumers != before.State.Consumers {
+		t.Fatalf("%d consumers on the dead-letter stream after 5 pages (err %v), want %d", after.State.Consumers, err, before.State.Consumers)
+	}
+}

@@ -159,19 +159,11 @@ func (r *Route) scanEvents(ctx context.Context, since, until time.Time, start ui
 		t := since.UTC()
 		cfg.OptStartTime = &t
 	}
-	c, err := r.ev.OrderedConsumer(ctx, cfg)
+	c, done, err := scanConsumer(ctx, r.ev, cfg)
 	if err != nil {
-		return 0, fmt.Errorf("store: %w", err)
+		return 0, err
 	}
-	// Remove the consumer at once rather than at its inactivity threshold: the store caps the
-	// number of consumers, and an admin client polling the history must not use them up.
-	defer func() {
-		if ci := c.CachedInfo(); ci != nil {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
-			defer cancel()
-			_ = r.ev.DeleteConsumer(dctx, ci.Name)
-		}
-	}()
+	defer done()
 	last := info.State.LastSeq
 	for {
 		batch, err := c.Fetch(historyBatch, jetstream.FetchMaxWait(historyWait))

@@ -115,10 +115,11 @@ func scanStreamFrom(ctx context.Context, st jetstream.Stream, from uint64, heade
 		cfg.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		cfg.OptStartSeq = from
 	}
-	c, err := st.OrderedConsumer(ctx, cfg)
+	c, done, err := scanConsumer(ctx, st, cfg)
 	if err != nil {
-		return fmt.Errorf("store: %w", err)
+		return err
 	}
+	defer done()
 	seen := 0
 	for {
 		batch, err := c.Fetch(500, jetstream.FetchMaxWait(time.Second))
