@@ -80,6 +80,22 @@ func (p snapRun) seenAll(t *testing.T, prefix string, n int) {
 }
 
 // snapshotOf returns the one snapshot file of the route, failing the test if there is not one.
+// snapshotNow waits for the feed to catch up, saves the index, and returns the snapshot's path,
+// its bytes (to be put back later) and the sequence it was applied to.
+func (p snapRun) snapshotNow(t *testing.T, dir string) (path string, data []byte, applied uint64) {
+	t.Helper()
+	p.caughtUp(t)
+	if err := p.r.feed.saveSnapshot(); err != nil {
+		t.Fatal(err)
+	}
+	path = snapshotOf(t, dir, p.r)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, data, p.r.feed.ix.Applied()
+}
+
 func snapshotOf(t *testing.T, dir string, r *Route) string {
 	t.Helper()
 	files := snapshotFiles(filepath.Join(dir, snapshotSubdir), r.evStream)
@@ -96,16 +112,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
 	p.record(t, "a", 300)
-	p.caughtUp(t)
-	if err := p.r.feed.saveSnapshot(); err != nil {
-		t.Fatal(err)
-	}
-	path := snapshotOf(t, dir, p.r)
-	early, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied := p.r.feed.ix.Applied()
+	path, early, applied := p.snapshotNow(t, dir)
 	p.record(t, "b", 200)
 	p.stop(t)
 	// The snapshot at stop holds everything; put back the earlier one, so that the restart must
@@ -213,16 +220,7 @@ func TestSnapshotBehindPurge(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
 	p.record(t, "a", 100)
-	p.caughtUp(t)
-	if err := p.r.feed.saveSnapshot(); err != nil {
-		t.Fatal(err)
-	}
-	path := snapshotOf(t, dir, p.r)
-	early, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	applied := p.r.feed.ix.Applied()
+	path, early, applied := p.snapshotNow(t, dir)
 	p.record(t, "b", 100)
 	// Purge up to and including applied+1: the message right after the snapshot is gone.
 	if err := p.r.ev.Purge(testCtx(t), jetstream.WithPurgeSequence(applied+2)); err != nil {
