@@ -11,9 +11,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
 // TestCLIEventsAndReplay runs a real Caddy in this process: `caddy webhook events` lists the
@@ -39,34 +36,10 @@ func TestCLIEventsAndReplay(t *testing.T) {
 		defer mu.Unlock()
 		return append([]http.Header(nil), got...)
 	}
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	gw := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	cf := fmt.Sprintf(`{
-	admin %s
-	skip_install_trust
-	grace_period 1ns
-	webhook_gateway {
-		store embedded %s
-		drain_timeout 1s
-	}
-}
-http://%s {
-	webhook_gateway {
-		name hist
+	adminAddr, gw := startGateway(t, fmt.Sprintf(`		name hist
 		vendor idwise
 		auth none
-		forward %s
-	}
-}
-`, adminAddr, t.TempDir(), gw, app.URL)
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
+		forward %s`, app.URL))
 
 	ids := map[string]string{}
 	send := func(name string) {

@@ -18,6 +18,39 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
+// startGateway runs a real Caddy in this process with one webhook_gateway site
+// on the embedded store; block is the handler's block (its lines). It returns
+// the admin address and the site's address.
+func startGateway(t *testing.T, block string) (adminAddr, gw string) {
+	t.Helper()
+	adminAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	gw = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	cf := fmt.Sprintf(`{
+	admin %s
+	skip_install_trust
+	grace_period 1ns
+	webhook_gateway {
+		store embedded %s
+		drain_timeout 1s
+	}
+}
+http://%s {
+	webhook_gateway {
+%s
+	}
+}
+`, adminAddr, t.TempDir(), gw, block)
+	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caddy.Load(cfgJSON, true); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = caddy.Stop() })
+	return adminAddr, gw
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -51,39 +84,15 @@ func TestDeadLetterPagingAndReplayAll(t *testing.T) {
 	}))
 	defer app.Close()
 
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	gw := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	const rate = 1000
-	cf := fmt.Sprintf(`{
-	admin %s
-	skip_install_trust
-	grace_period 1ns
-	webhook_gateway {
-		store embedded %s
-		drain_timeout 1s
-	}
-}
-http://%s {
-	webhook_gateway {
-		name replay
+	adminAddr, gw := startGateway(t, fmt.Sprintf(`		name replay
 		vendor idwise
 		auth none
 		on_invalid quarantine
 		forward %s {
 			dead_letter_on 400
 			rate %d/s
-		}
-	}
-}
-`, adminAddr, t.TempDir(), gw, app.URL, rate)
-	cfgJSON, _, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(cf), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := caddy.Load(cfgJSON, true); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = caddy.Stop() })
+		}`, app.URL, rate))
 
 	const events = 1050
 	client := &http.Client{Timeout: 10 * time.Second}
