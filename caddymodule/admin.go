@@ -396,6 +396,19 @@ func serveHealth(ctx context.Context, w http.ResponseWriter) error {
 	return writeJSONStatus(w, status, hv)
 }
 
+// bodyJSON is a stored body as the admin API shows it: a JSON body inline,
+// anything else as a JSON string, nothing for an empty one.
+func bodyJSON(b []byte) json.RawMessage {
+	if len(b) == 0 {
+		return nil
+	}
+	if json.Valid(b) {
+		return b
+	}
+	out, _ := json.Marshal(string(b))
+	return out
+}
+
 // deadLetterView is a dead letter as the admin API shows it: a JSON body
 // inline, anything else as a string.
 type deadLetterView struct {
@@ -404,14 +417,7 @@ type deadLetterView struct {
 }
 
 func newDeadLetterView(dl delivery.DeadLetter) deadLetterView {
-	v := deadLetterView{DeadLetter: dl}
-	if len(dl.Body) > 0 {
-		if json.Valid(dl.Body) {
-			v.Body = dl.Body
-		} else {
-			v.Body, _ = json.Marshal(string(dl.Body))
-		}
-	}
+	v := deadLetterView{DeadLetter: dl, Body: bodyJSON(dl.Body)}
 	v.DeadLetter.Body = nil
 	return v
 }

@@ -28,15 +28,7 @@ type eventView struct {
 }
 
 func newEventView(d delivery.EventDetail) eventView {
-	v := eventView{EventDetail: d}
-	if len(d.Body) > 0 {
-		if json.Valid(d.Body) {
-			v.Body = d.Body
-		} else {
-			v.Body, _ = json.Marshal(string(d.Body))
-		}
-	}
-	return v
+	return eventView{EventDetail: d, Body: bodyJSON(d.Body)}
 }
 
 // eventPage is one page of a route's history.
