@@ -67,9 +67,9 @@ type routeView struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
-func newRouteView(rt *routeRuntime, st delivery.Stats) routeView {
-	v := routeView{Stats: st, Mode: "gate", RatePerSecond: rt.route.Rate()}
-	if rt.route.Forwarding() {
+func newRouteView(rt *routeState, st delivery.Stats) routeView {
+	v := routeView{Stats: st, Mode: "gate", RatePerSecond: rt.queue.Rate()}
+	if rt.queue.Forwarding() {
 		v.Mode = "forward"
 	}
 	return v
@@ -98,7 +98,7 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 		}
 		out := []routeView{}
 		for _, rt := range runningRoutes() {
-			st, err := rt.route.Stats(ctx)
+			st, err := rt.queue.Stats(ctx)
 			if err != nil {
 				return apiError(http.StatusServiceUnavailable, fmt.Sprintf("stats of route %s: %v", rt.name, err))
 			}
@@ -119,7 +119,7 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch {
 	case len(parts) == 2 && r.Method == http.MethodGet:
-		st, err := rt.route.Stats(ctx)
+		st, err := rt.queue.Stats(ctx)
 		if err != nil {
 			return apiError(http.StatusServiceUnavailable, err.Error())
 		}
@@ -127,18 +127,18 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 	case len(parts) == 3 && parts[2] == "dead_letters" && r.Method == http.MethodGet:
 		return serveDeadLetters(ctx, w, r, rt)
 	case len(parts) == 4 && parts[2] == "dead_letters" && r.Method == http.MethodGet:
-		dl, err := rt.route.DeadLetter(ctx, parts[3])
+		dl, err := rt.queue.DeadLetter(ctx, parts[3])
 		if err != nil {
 			return notFoundOr503(err)
 		}
 		return writeJSON(w, newDeadLetterView(dl))
 	case len(parts) == 4 && parts[2] == "dead_letters" && r.Method == http.MethodDelete:
-		if err := rt.route.DeleteDeadLetter(ctx, parts[3]); err != nil {
+		if err := rt.queue.DeleteDeadLetter(ctx, parts[3]); err != nil {
 			return notFoundOr503(err)
 		}
 		return writeJSON(w, map[string]string{"deleted": parts[3]})
 	case len(parts) == 5 && parts[2] == "dead_letters" && parts[4] == "replay" && r.Method == http.MethodPost:
-		if err := rt.route.Replay(ctx, parts[3]); err != nil {
+		if err := rt.queue.Replay(ctx, parts[3]); err != nil {
 			return notFoundOr503(err)
 		}
 		return writeJSON(w, map[string]string{"replayed": parts[3]})
@@ -162,7 +162,7 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 
 // serveDeadLetters lists one page of dead letters. The body stays a JSON
 // array; the next page's cursor is in X-Next-Cursor and a Link rel="next".
-func serveDeadLetters(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeRuntime) error {
+func serveDeadLetters(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
 	q := r.URL.Query()
 	limit := 100
 	if s := q.Get("limit"); s != "" {
@@ -180,7 +180,7 @@ func serveDeadLetters(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		}
 		cursor = n
 	}
-	list, next, err := rt.route.DeadLetterPage(ctx, cursor, limit)
+	list, next, err := rt.queue.DeadLetterPage(ctx, cursor, limit)
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, err.Error())
 	}
@@ -218,7 +218,7 @@ func (a AdminAPI) serveOrphan(ctx context.Context, w http.ResponseWriter, r *htt
 		// Moving a large queue takes longer than one admin call's bound.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Minute)
 		defer cancel()
-		res, err := to.route.Attach(actx, name)
+		res, err := to.queue.Attach(actx, name)
 		if err != nil {
 			return apiError(http.StatusServiceUnavailable, fmt.Sprintf("attach %s to %s: %v (run it again: what was moved is not moved twice)", name, to.name, err))
 		}
@@ -257,7 +257,7 @@ func openStores() map[*delivery.Store]map[string]bool {
 	routes.Range(func(k, v any) bool {
 		storeKey, _, _ := strings.Cut(k.(string), "\x00")
 		if s := keys[storeKey]; s != nil {
-			out[s][v.(*routeRuntime).name] = true
+			out[s][v.(*routeState).name] = true
 		}
 		return true
 	})
@@ -377,7 +377,7 @@ func serveHealth(ctx context.Context, w http.ResponseWriter) error {
 			h.Mode = "forward"
 		}
 		rt := rh.rt.Load()
-		h.Running = rt != nil && (rh.cfg.Forward == nil || rt.route.Running())
+		h.Running = rt != nil && (rh.cfg.Forward == nil || rt.queue.Running())
 		ready = ready && h.Running
 		hv.Routes = append(hv.Routes, h)
 	}
@@ -423,17 +423,17 @@ func newDeadLetterView(dl delivery.DeadLetter) deadLetterView {
 }
 
 // runningRoutes lists the routes of the running configs, sorted by name.
-func runningRoutes() []*routeRuntime {
-	var out []*routeRuntime
+func runningRoutes() []*routeState {
+	var out []*routeState
 	routes.Range(func(_, v any) bool {
-		out = append(out, v.(*routeRuntime))
+		out = append(out, v.(*routeState))
 		return true
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
-func findRoute(name string) *routeRuntime {
+func findRoute(name string) *routeState {
 	for _, rt := range runningRoutes() {
 		if rt.name == name {
 			return rt

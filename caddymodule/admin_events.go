@@ -39,12 +39,12 @@ type eventPage struct {
 
 // serveEvents lists one page of a route's history:
 // ?since=&until= (RFC 3339), key=, status=pending|delivered|dead, limit= (1 to 1000), cursor=.
-func serveEvents(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeRuntime) error {
+func serveEvents(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
 	q, err := eventQueryOf(r.URL.Query())
 	if err != nil {
 		return apiError(http.StatusBadRequest, err.Error())
 	}
-	list, next, err := rt.route.Events(ctx, q)
+	list, next, err := rt.queue.Events(ctx, q)
 	if errors.Is(err, delivery.ErrInvalidName) {
 		return apiError(http.StatusBadRequest, err.Error())
 	}
@@ -110,8 +110,8 @@ func timeParam(v url.Values, name string) (time.Time, error) {
 }
 
 // serveEvent answers one event of the history, with its body and forwarded headers.
-func serveEvent(ctx context.Context, w http.ResponseWriter, rt *routeRuntime, id string) error {
-	d, err := rt.route.Event(ctx, id)
+func serveEvent(ctx context.Context, w http.ResponseWriter, rt *routeState, id string) error {
+	d, err := rt.queue.Event(ctx, id)
 	if err != nil {
 		return eventError(err)
 	}
@@ -119,11 +119,11 @@ func serveEvent(ctx context.Context, w http.ResponseWriter, rt *routeRuntime, id
 }
 
 // serveReplayEvent queues one event of the history for delivery again.
-func serveReplayEvent(ctx context.Context, w http.ResponseWriter, rt *routeRuntime, id string) error {
-	if !rt.route.Forwarding() {
+func serveReplayEvent(ctx context.Context, w http.ResponseWriter, rt *routeState, id string) error {
+	if !rt.queue.Forwarding() {
 		return apiError(http.StatusConflict, fmt.Sprintf("route %q is in gate mode: nothing to deliver to", rt.name))
 	}
-	if err := rt.route.ReplayEvent(ctx, id); err != nil {
+	if err := rt.queue.ReplayEvent(ctx, id); err != nil {
 		return eventError(err)
 	}
 	return writeJSON(w, map[string]int{"replayed": 1})
@@ -138,8 +138,8 @@ type replayRequest struct {
 
 // serveReplayRange queues every event of the history in a time range (and with a status) for
 // delivery again, and answers {"replayed": n}.
-func serveReplayRange(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeRuntime) error {
-	if !rt.route.Forwarding() {
+func serveReplayRange(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
+	if !rt.queue.Forwarding() {
 		return apiError(http.StatusConflict, fmt.Sprintf("route %q is in gate mode: nothing to deliver to", rt.name))
 	}
 	var req replayRequest
@@ -159,7 +159,7 @@ func serveReplayRange(ctx context.Context, w http.ResponseWriter, r *http.Reques
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replayTimeout)
 	defer cancel()
-	n, err := rt.route.ReplayRange(rctx, req.Since, req.Until, req.Status)
+	n, err := rt.queue.ReplayRange(rctx, req.Since, req.Until, req.Status)
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, fmt.Sprintf("replay: %d events queued, then: %v", n, err))
 	}

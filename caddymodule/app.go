@@ -76,11 +76,11 @@ type App struct {
 	storeKey string
 	storeCfg delivery.StoreConfig
 
-	mu       sync.Mutex
-	handles  map[string]*routeHandle
-	acquired []string
-	haveStor bool
-	store    *delivery.Store
+	mu        sync.Mutex
+	handles   map[string]*stateRef
+	acquired  []string
+	storeHeld bool // this config holds a reference on the stores pool (released by Stop)
+	store     *delivery.Store
 	// loggedTo is the store this config installed its logger into, and
 	// prevLog the logger it had before: a Start that fails puts it back (see Stop).
 	loggedTo *delivery.Store
@@ -116,7 +116,7 @@ func (*App) CaddyModule() caddy.ModuleInfo {
 // Provision computes the store settings. It opens nothing: caddy validate runs it.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
-	a.handles = map[string]*routeHandle{}
+	a.handles = map[string]*stateRef{}
 	sc := a.Store
 	if sc == nil {
 		sc = &StoreConfig{}
@@ -175,18 +175,18 @@ func (a *App) Validate() error {
 }
 
 // register records a handler's route; two handlers may not share a name.
-func (a *App) register(cfg delivery.RouteConfig) (*routeHandle, error) {
+func (a *App) register(cfg delivery.QueueConfig) (*stateRef, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, dup := a.handles[cfg.Name]; dup {
 		return nil, fmt.Errorf("two webhook_gateway routes share the name %q; give each its own name", cfg.Name)
 	}
-	rh := newRouteHandle(cfg)
+	rh := newStateRef(cfg)
 	a.handles[cfg.Name] = rh
 	return rh, nil
 }
 
-// Start opens (or reuses) the store and the routes' runtimes. Caddy does not
+// Start opens (or reuses) the store and the routes' states. Caddy does not
 // call Stop on an app whose Start failed, so a failed Start releases what it
 // acquired itself.
 func (a *App) Start() error {
@@ -212,7 +212,7 @@ func (a *App) start() error {
 	if err != nil {
 		return fmt.Errorf("opening webhook_gateway store: %v", err)
 	}
-	a.haveStor = true
+	a.storeHeld = true
 	store := val.(storeHolder).Store
 	// The store outlives this config; its logger must be this config's,
 	// since Caddy closes the previous config's log writers when it unloads.
@@ -231,9 +231,9 @@ func (a *App) start() error {
 		rh := a.handles[name]
 		key := a.storeKey + "\x00" + name
 		val, _, err := routes.LoadOrNew(key, func() (caddy.Destructor, error) {
-			rt, err := newRouteRuntime(store, name, rh.cfg)
+			rt, err := newRouteState(store, name, rh.cfg)
 			if err != nil {
-				return nil, err // a nil *routeRuntime in the interface would not be nil
+				return nil, err // a nil *routeState in the interface would not be nil
 			}
 			return rt, nil
 		})
@@ -241,7 +241,7 @@ func (a *App) start() error {
 			return fmt.Errorf("opening route %q: %v", name, err)
 		}
 		a.acquired = append(a.acquired, key)
-		rt := val.(*routeRuntime)
+		rt := val.(*routeState)
 		rt.apply(rh.cfg, drain)
 		rh.set(rt)
 	}
@@ -328,8 +328,8 @@ func (a *App) Stop() error {
 	}
 	a.acquired = nil
 	a.mu.Unlock()
-	if a.haveStor {
-		a.haveStor = false
+	if a.storeHeld {
+		a.storeHeld = false
 		// A config that stops while its logger is still the store's did not
 		// take over (its Start failed, and the previous config runs on): give
 		// the store back the logger it had. A config that was replaced by a
@@ -399,7 +399,7 @@ func (a *App) sampleQueues(ctx context.Context) {
 		case <-t.C:
 		}
 		a.mu.Lock()
-		handles := make([]*routeHandle, 0, len(a.handles))
+		handles := make([]*stateRef, 0, len(a.handles))
 		for _, rh := range a.handles {
 			handles = append(handles, rh)
 		}
@@ -410,7 +410,7 @@ func (a *App) sampleQueues(ctx context.Context) {
 				continue
 			}
 			sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			st, err := rt.route.Stats(sctx)
+			st, err := rt.queue.Stats(sctx)
 			cancel()
 			if err != nil {
 				continue

@@ -22,10 +22,10 @@ func testApp(dir string, routes ...string) (*App, *zap.Logger) {
 		logger:   log,
 		storeKey: "embedded:" + dir,
 		storeCfg: delivery.StoreConfig{Dir: dir},
-		handles:  map[string]*routeHandle{},
+		handles:  map[string]*stateRef{},
 	}
 	for _, name := range routes {
-		a.handles[name] = newRouteHandle(delivery.RouteConfig{Name: name, DedupWindow: 1e9})
+		a.handles[name] = newStateRef(delivery.QueueConfig{Name: name, DedupWindow: 1e9})
 	}
 	return a, log
 }

@@ -29,7 +29,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 		return fmt.Errorf("drain %s: the store is not open", name)
 	}
 	logger := caddy.Log().Named("webhook_gateway.drain")
-	cfg := delivery.RouteConfig{
+	cfg := delivery.QueueConfig{
 		Name:        name,
 		DedupWindow: defaultDedupWindow,
 		Logger:      logger,
@@ -38,9 +38,9 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 	}
 	key := storeKey + "\x00" + name
 	val, loaded, err := routes.LoadOrNew(key, func() (caddy.Destructor, error) {
-		rt, err := newRouteRuntime(store, name, cfg)
+		rt, err := newRouteState(store, name, cfg)
 		if err != nil {
-			return nil, err // a nil *routeRuntime in the interface would not be nil
+			return nil, err // a nil *routeState in the interface would not be nil
 		}
 		return rt, nil
 	})
@@ -52,7 +52,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 		_, _ = stores.Delete(storeKey)
 		return fmt.Errorf("drain %s: %v", name, err)
 	}
-	rt := val.(*routeRuntime)
+	rt := val.(*routeState)
 	rt.apply(cfg, defaultDrainTimeout)
 	logger.Info("draining orphaned queue", zap.String("route", name))
 	go func() {
@@ -61,7 +61,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 		for {
 			time.Sleep(drainPoll)
 			ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
-			st, err := rt.route.Stats(ctx)
+			st, err := rt.queue.Stats(ctx)
 			cancel()
 			if err != nil {
 				if failures++; failures >= 30 {

@@ -117,16 +117,16 @@ type Handler struct {
 	allowIPs     []netip.Prefix
 	authChain    auth.Chain
 	strip        []string
-	realAuth     bool
+	showDetails  bool // a real auth line exists: a request that passed it may see parse and schema details
 	schema       *jsonschema.Schema
 	keys         payload.KeyTemplates
-	event        *payload.Template
+	eventName    *payload.Template // the preset's event name template, nil if it has none
 	ack          ackResponse
 	needsDoc     bool // the schema, a key or the event name reads the decoded body
 	window       time.Duration
 	limits       payload.Limits
 	bodyTimeout  time.Duration
-	route        *routeHandle
+	state        *stateRef
 	vendorTag    string
 	// forwardURL is Forward.URL with its placeholders resolved.
 	forwardURL string
@@ -308,10 +308,10 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("vendor: preset event template: %v", err)
 		}
-		h.event = t
+		h.eventName = t
 	}
 
-	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.event != nil && h.event.UsesJSON())
+	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.eventName != nil && h.eventName.UsesJSON())
 
 	if h.OnInvalid == "" && preset != nil && h.Forward != nil {
 		h.OnInvalid = onInvalidQuarantine
@@ -351,7 +351,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("name: %v", err)
 	}
-	h.route = route
+	h.state = route
 
 	if len(h.Auth) == 0 {
 		h.logger.Warn("no auth configured: any sender that reaches this route is accepted", zap.String("route", h.Name))
@@ -366,7 +366,7 @@ func (h *Handler) provisionAuth() error {
 	for i, c := range h.Auth {
 		resolved[i] = resolvePlaceholders(repl, c)
 		if c.Method != auth.MethodNone {
-			h.realAuth = true
+			h.showDetails = true
 		}
 	}
 	chain, err := auth.BuildChain(resolved, auth.Options{Audience: h.Name, Vendor: h.Vendor})

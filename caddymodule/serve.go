@@ -110,7 +110,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 
 	if err := payload.Check(body, h.limits); err != nil {
 		p := problemBadJSON
-		if h.realAuth {
+		if h.showDetails {
 			p.Detail = "the body is not valid JSON: " + err.Error()
 		}
 		return h.reject(w, r, start, p)
@@ -132,7 +132,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 			violations = schemas.Violations(verr, 20)
 			if h.OnInvalid != onInvalidQuarantine {
 				p := problemSchema
-				if h.realAuth {
+				if h.showDetails {
 					p.Errors = violations
 				}
 				return h.reject(w, r, start, p)
@@ -151,12 +151,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	key, _ := h.keys.Render(doc, body, ph) // the last template always resolves; bounded
 	keyHash := dedup.Hash(key)
 	eventType := ""
-	if h.event != nil {
-		eventType, _ = h.event.Render(doc, body, ph)
+	if h.eventName != nil {
+		eventType, _ = h.eventName.Render(doc, body, ph)
 		eventType = payload.Bound(eventType, payload.MaxEventBytes)
 	}
 
-	rt := h.route.runtime(r.Context(), storeTimeout)
+	rt := h.state.get(r.Context(), storeTimeout)
 	if rt == nil {
 		return h.reject(w, r, start, problemUnavailable)
 	}
@@ -187,7 +187,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	if quarantine {
-		dup, err := rt.route.Quarantine(sctx, keyHash, ev, violationText(violations))
+		dup, err := rt.queue.Quarantine(sctx, keyHash, ev, violationText(violations))
 		if err != nil {
 			return h.storeFailed(w, r, start, err)
 		}
@@ -196,7 +196,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 		}
 		return h.accept(w, r, start, ev.ID, key, outcomeQuarantined)
 	}
-	dup, err := rt.route.Accept(sctx, keyHash, ev)
+	dup, err := rt.queue.Accept(sctx, keyHash, ev)
 	if err != nil {
 		return h.storeFailed(w, r, start, err)
 	}
@@ -210,11 +210,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 // gate is the end of the pipeline in gate mode: the request goes on to the
 // next handler, and the key is recorded only when that handler answers 2xx.
 func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, start time.Time,
-	rt *routeRuntime, body []byte, key, keyHash, eventType string,
+	rt *routeState, body []byte, key, keyHash, eventType string,
 ) error {
 	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
-	dup, done, err := rt.tier.Gate(sctx, rt.route, keyHash, h.window)
+	dup, done, err := rt.tier.Gate(sctx, rt.queue, keyHash, h.window)
 	if err != nil {
 		return h.storeFailed(w, r, start, err)
 	}

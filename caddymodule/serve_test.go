@@ -657,7 +657,7 @@ func newTestHandler(t *testing.T, s spec) *Handler {
 			keys = p.Keys
 		}
 		if p.Event != "" {
-			if h.event, err = payload.ParseTemplate(p.Event); err != nil {
+			if h.eventName, err = payload.ParseTemplate(p.Event); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -671,19 +671,19 @@ func newTestHandler(t *testing.T, s spec) *Handler {
 		t.Fatal(err)
 	}
 	h.keys = kt
-	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.event != nil && h.event.UsesJSON())
+	h.needsDoc = h.schema != nil || h.keys.UsesJSON() || (h.eventName != nil && h.eventName.UsesJSON())
 
 	cfg, err := h.routeConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.route = newRouteHandle(cfg)
+	h.state = newStateRef(cfg)
 	if s.noStore {
-		h.route.set(nil) // started, but the route has no runtime: what a failed start leaves
+		h.state.set(nil) // started, but the route has no runtime: what a failed start leaves
 		return h
 	}
 	store := testStore(t)
-	r, err := store.Route(cfg)
+	r, err := store.Queue(cfg)
 	if err != nil {
 		t.Fatalf("route: %v", err)
 	}
@@ -691,12 +691,12 @@ func newTestHandler(t *testing.T, s spec) *Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &routeRuntime{name: h.Name, route: r, tier: tier, maxEvent: store.MaxPayload() - eventHeadroom}
+	rt := &routeState{name: h.Name, queue: r, tier: tier, maxEvent: store.MaxEventBody()}
 	if s.maxEvent > 0 {
 		rt.maxEvent = s.maxEvent
 	}
 	t.Cleanup(func() { _ = rt.Destruct() })
-	h.route.set(rt)
+	h.state.set(rt)
 	return h
 }
 

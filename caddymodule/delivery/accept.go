@@ -34,7 +34,7 @@ const (
 //
 // keyHash must be a subject token (the gateway passes dedup.Hash of the key). Empty ev.ID and
 // zero ev.ReceivedAt are filled in.
-func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool, err error) {
+func (r *Queue) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool, err error) {
 	if err := validToken("key hash", keyHash); err != nil {
 		return false, err
 	}
@@ -70,7 +70,7 @@ func (r *Route) Accept(ctx context.Context, keyHash string, ev *Event) (dup bool
 
 // Seen reports whether keyHash is in the dedup window (gate mode; it works in forward mode too).
 // It is a lookup in the route's key index: no store round trip.
-func (r *Route) Seen(ctx context.Context, keyHash string) (bool, error) {
+func (r *Queue) Seen(ctx context.Context, keyHash string) (bool, error) {
 	if err := validToken("key hash", keyHash); err != nil {
 		return false, err
 	}
@@ -85,7 +85,7 @@ func (r *Route) Seen(ctx context.Context, keyHash string) (bool, error) {
 // Record puts keyHash into the dedup window (gate mode, after the next handler answered 2xx):
 // one compare-and-set publish of a message that holds the key only. A key already in the
 // window is left alone.
-func (r *Route) Record(ctx context.Context, keyHash string) error {
+func (r *Queue) Record(ctx context.Context, keyHash string) error {
 	if err := validToken("key hash", keyHash); err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (r *Route) Record(ctx context.Context, keyHash string) error {
 // publish fail instead of being stored twice. On that failure the index catches up to the
 // sequence the store reports and checks the key again. A stale index costs a retry, never a
 // false "new".
-func (r *Route) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (dup bool, err error) {
+func (r *Queue) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (dup bool, err error) {
 	ix, err := r.feed.acquire(ctx)
 	if err != nil {
 		return false, err

@@ -21,7 +21,7 @@ func TestAcceptDelivered(t *testing.T) {
 	p := policy(up.URL)
 	p.SignSecret = secret
 	p.HeaderUp = http.Header{"X-Gateway": {"edge-1"}, "Host": {"app.internal"}}
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	r.Start()
 
 	received := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -76,7 +76,7 @@ func TestAcceptDelivered(t *testing.T) {
 func TestAcceptConcurrentSameKey(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	up := newUpstream(t, status(http.StatusOK))
-	r := newRoute(t, s, RouteConfig{Forward: policy(up.URL)})
+	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL)})
 	r.Start()
 
 	const n = 50
@@ -114,7 +114,7 @@ func TestDedupWindowExpiry(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	up := newUpstream(t, status(http.StatusOK))
 	clock := &fakeClock{}
-	r := newRoute(t, s, RouteConfig{DedupWindow: time.Hour, Forward: policy(up.URL)})
+	r := newRoute(t, s, QueueConfig{DedupWindow: time.Hour, Forward: policy(up.URL)})
 	r.now = clock.now
 	r.Start()
 
@@ -150,11 +150,11 @@ func TestDedupWindowExpiry(t *testing.T) {
 
 func TestAcceptRejects(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	fwd := newRoute(t, s, RouteConfig{Name: "fwd", Forward: policy("http://127.0.0.1:1")})
-	gate := newRoute(t, s, RouteConfig{Name: "gate"})
+	fwd := newRoute(t, s, QueueConfig{Name: "fwd", Forward: policy("http://127.0.0.1:1")})
+	gate := newRoute(t, s, QueueConfig{Name: "gate"})
 	for _, tc := range []struct {
 		name string
-		r    *Route
+		r    *Queue
 		key  string
 		ev   *Event
 		want error
@@ -176,7 +176,7 @@ func TestAcceptRejects(t *testing.T) {
 func TestGateSeenRecord(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	clock := &fakeClock{}
-	r := newRoute(t, s, RouteConfig{DedupWindow: 10 * time.Minute})
+	r := newRoute(t, s, QueueConfig{DedupWindow: 10 * time.Minute})
 	r.now = clock.now
 	seen := func() bool {
 		t.Helper()
@@ -210,7 +210,7 @@ func TestGateSeenRecord(t *testing.T) {
 func TestCloseReopen(t *testing.T) {
 	dir := t.TempDir()
 	up := newUpstream(t, status(http.StatusOK))
-	cfg := RouteConfig{Forward: policy(up.URL)}
+	cfg := QueueConfig{Forward: policy(up.URL)}
 
 	s1 := openStore(t, dir)
 	r1 := newRoute(t, s1, cfg) // never started: the events wait in the store
@@ -270,7 +270,7 @@ func TestStoreDirLocked(t *testing.T) {
 // that skips the bound can get here.
 func TestPermanentRefusal(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	r := newRoute(t, s, QueueConfig{Forward: policy("http://127.0.0.1:1")})
 	ev := event("01JPERM0000000000000000001")
 	ev.Key = strings.Repeat("k", 70<<10)
 	_, err := r.Accept(testCtx(t), "kperm", ev)

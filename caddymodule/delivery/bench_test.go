@@ -22,7 +22,7 @@ func BenchmarkAccept(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			r, err := s.Route(RouteConfig{Name: "bench", Forward: &Policy{URL: "http://127.0.0.1:1"}})
+			r, err := s.Queue(QueueConfig{Name: "bench", Forward: &Policy{URL: "http://127.0.0.1:1"}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -15,7 +15,7 @@ import (
 // both sides are new exactly once.
 func TestCASAcrossIndexes(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	cfg := RouteConfig{Name: "cas", DedupWindow: time.Hour, Forward: policy("http://127.0.0.1:1")}
+	cfg := QueueConfig{Name: "cas", DedupWindow: time.Hour, Forward: policy("http://127.0.0.1:1")}
 	a := newRoute(t, s, cfg)
 	b := newRoute(t, s, cfg)
 	ctx := testCtx(t)
@@ -33,7 +33,7 @@ func TestCASAcrossIndexes(t *testing.T) {
 	news := make([]int, n)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	for _, r := range []*Route{a, b} {
+	for _, r := range []*Queue{a, b} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -69,7 +69,7 @@ func TestCASAcrossIndexes(t *testing.T) {
 func TestRestartLoadsWindow(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	cfg := RouteConfig{Name: "restart", DedupWindow: time.Hour}
+	cfg := QueueConfig{Name: "restart", DedupWindow: time.Hour}
 	r := newRoute(t, s, cfg)
 	ctx := testCtx(t)
 	const n = 2000

@@ -54,7 +54,7 @@ type DeadLetter struct {
 	LastError string `json:"last_error,omitempty"`
 	// ContentType is the original request's Content-Type.
 	ContentType string `json:"content_type,omitempty"`
-	// Body is the original request body; only Route.DeadLetter sets it.
+	// Body is the original request body; only Queue.DeadLetter sets it.
 	Body []byte `json:"body,omitempty"`
 }
 
@@ -69,7 +69,7 @@ type failure struct {
 
 // deadLetter moves msg to the dead letters and settles it. If the dead-letter stream cannot take
 // it, the message is retried later.
-func (r *Route) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
+func (r *Queue) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, replay bool, f failure) {
 	pctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	defer cancel()
 	h := make(nats.Header, len(msg.Headers())+8)
@@ -103,7 +103,7 @@ func (r *Route) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg,
 // same message is dead-lettered again (a redelivery after a crash), the existing record stays
 // and existed is true. If another event already holds the ID, the record gets the ID
 // "<id>-<src>". It returns the dead letter's ID.
-func (r *Route) publishDeadLetter(ctx context.Context, id, src string, h nats.Header, body []byte, f failure) (token string, existed bool, err error) {
+func (r *Queue) publishDeadLetter(ctx context.Context, id, src string, h nats.Header, body []byte, f failure) (token string, existed bool, err error) {
 	h[hdrReason] = []string{f.reason}
 	h[hdrDeadAt] = []string{r.now().UTC().Format(time.RFC3339Nano)}
 	h[hdrAttempts] = []string{strconv.Itoa(f.attempts)}
@@ -154,7 +154,7 @@ func truncate(s string, n int) string {
 // so the same body sent again finds the record it made and reports dup=true (nothing new is
 // stored) until that dead letter is replayed or deleted. It returns only after the store
 // acknowledged the record.
-func (r *Route) Quarantine(ctx context.Context, keyHash string, ev *Event, reason string) (dup bool, err error) {
+func (r *Queue) Quarantine(ctx context.Context, keyHash string, ev *Event, reason string) (dup bool, err error) {
 	if err := validToken("key hash", keyHash); err != nil {
 		return false, err
 	}
@@ -187,7 +187,7 @@ const quarantinePrefix = "q"
 
 // DeadLetters lists up to limit dead letters (default 100, at most 1000), oldest first, without
 // their bodies.
-func (r *Route) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
+func (r *Queue) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {
 	list, _, err := r.DeadLetterPage(ctx, 0, limit)
 	return list, err
 }
@@ -196,7 +196,7 @@ func (r *Route) DeadLetters(ctx context.Context, limit int) ([]DeadLetter, error
 // without their bodies, starting at the cursor (0: the oldest). next is the cursor of the
 // following page, 0 when this page reached the end. A cursor is a stream sequence, so it stays
 // valid while dead letters are replayed or deleted.
-func (r *Route) DeadLetterPage(ctx context.Context, cursor uint64, limit int) (list []DeadLetter, next uint64, err error) {
+func (r *Queue) DeadLetterPage(ctx context.Context, cursor uint64, limit int) (list []DeadLetter, next uint64, err error) {
 	if limit <= 0 {
 		limit = 100
 	}
@@ -244,7 +244,7 @@ func (r *Route) DeadLetterPage(ctx context.Context, cursor uint64, limit int) (l
 }
 
 // DeadLetter returns one dead letter with its body.
-func (r *Route) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
+func (r *Queue) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
 	m, err := r.getDeadLetter(ctx, id)
 	if err != nil {
 		return DeadLetter{}, err
@@ -252,7 +252,7 @@ func (r *Route) DeadLetter(ctx context.Context, id string) (DeadLetter, error) {
 	return parseDeadLetter(m.Header, m.Data), nil
 }
 
-func (r *Route) getDeadLetter(ctx context.Context, id string) (*jetstream.RawStreamMsg, error) {
+func (r *Queue) getDeadLetter(ctx context.Context, id string) (*jetstream.RawStreamMsg, error) {
 	if err := validTokenN("dead letter id", id, maxDeadToken); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
@@ -268,7 +268,7 @@ func (r *Route) getDeadLetter(ctx context.Context, id string) (*jetstream.RawStr
 
 // Replay queues a dead letter for delivery again, with fresh attempts and a fresh MaxAge, then
 // removes it from the dead letters. The replayed event is not subject to the dedup window.
-func (r *Route) Replay(ctx context.Context, id string) error {
+func (r *Queue) Replay(ctx context.Context, id string) error {
 	m, err := r.getDeadLetter(ctx, id)
 	if err != nil {
 		return err
@@ -294,7 +294,7 @@ func (r *Route) Replay(ctx context.Context, id string) error {
 }
 
 // DeleteDeadLetter removes a dead letter for good.
-func (r *Route) DeleteDeadLetter(ctx context.Context, id string) error {
+func (r *Queue) DeleteDeadLetter(ctx context.Context, id string) error {
 	m, err := r.getDeadLetter(ctx, id)
 	if err != nil {
 		return err

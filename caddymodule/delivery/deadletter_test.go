@@ -20,7 +20,7 @@ func TestDeadLetterAdmin(t *testing.T) {
 	})
 	p := policy(up.URL)
 	p.MaxAttempts = 1
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	r.Start()
 	ids := []string{"01JDLA00000000000000000001", "01JDLA00000000000000000002", "01JDLA00000000000000000003"}
 	for i, id := range ids {
@@ -112,7 +112,7 @@ func TestDeadLetterAdmin(t *testing.T) {
 // one dead letter; another key is another.
 func TestQuarantineDedups(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	r := newRoute(t, s, QueueConfig{Forward: policy("http://127.0.0.1:1")})
 	var first string
 	for i := range 3 {
 		ev := event("01JDUP00000000000000000001")
@@ -158,7 +158,7 @@ func TestQuarantineDedups(t *testing.T) {
 // letters never uses up the store's consumers.
 func TestDeadLetterListingLeavesNoConsumer(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	r := newRoute(t, s, QueueConfig{Forward: policy("http://127.0.0.1:1")})
 	if _, err := r.Quarantine(testCtx(t), "kc", event("01JCONS0000000000000000001"), "invalid"); err != nil {
 		t.Fatal(err)
 	}

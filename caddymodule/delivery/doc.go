@@ -3,9 +3,9 @@
 // event to the application with retries, backoff, a rate limit and a dead-letter stream.
 //
 // The package does not import Caddy. The Caddy adapter opens one [Store] per process (embedded
-// nats-server or an external NATS cluster), asks it for one [Route] per configured route name,
-// calls [Route.Accept] (forward mode) or [Route.Seen] and [Route.Record] (gate mode) on the
-// request path, and [Route.Start] and [Route.Stop] around the route's lifetime.
+// nats-server or an external NATS cluster), asks it for one [Queue] per configured route name,
+// calls [Queue.Accept] (forward mode) or [Queue.Seen] and [Queue.Record] (gate mode) on the
+// request path, and [Queue.Start] and [Queue.Stop] around the route's lifetime.
 //
 // # Layout in JetStream
 //

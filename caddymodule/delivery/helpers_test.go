@@ -25,12 +25,12 @@ func openStore(t testing.TB, dir string) *Store {
 }
 
 // newRoute creates a route on s; clock, if not nil, replaces the route's clock.
-func newRoute(t testing.TB, s *Store, cfg RouteConfig) *Route {
+func newRoute(t testing.TB, s *Store, cfg QueueConfig) *Queue {
 	t.Helper()
 	if cfg.Name == "" {
 		cfg.Name = "test"
 	}
-	r, err := s.Route(cfg)
+	r, err := s.Queue(cfg)
 	if err != nil {
 		t.Fatalf("route: %v", err)
 	}
@@ -113,7 +113,7 @@ func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 }
 
 // settled waits until the route has nothing pending (all events delivered or dead).
-func settled(t testing.TB, r *Route, within time.Duration) {
+func settled(t testing.TB, r *Queue, within time.Duration) {
 	t.Helper()
 	waitFor(t, within, "an empty queue", func() bool {
 		st, err := r.Stats(context.Background())

@@ -84,7 +84,7 @@ func ValidStatus(s string) bool {
 
 // Events returns a page of the route's history, oldest first, and the cursor of the next page
 // ("" when the range is exhausted).
-func (r *Route) Events(ctx context.Context, q EventQuery) ([]EventInfo, string, error) {
+func (r *Queue) Events(ctx context.Context, q EventQuery) ([]EventInfo, string, error) {
 	if !ValidStatus(q.Status) {
 		return nil, "", fmt.Errorf("%w: status %q (want pending, delivered or dead)", ErrInvalidName, q.Status)
 	}
@@ -129,7 +129,7 @@ func (r *Route) Events(ctx context.Context, q EventQuery) ([]EventInfo, string, 
 // oldest first, and hands each to fn with the delivery consumer's ack floor, until fn returns
 // false, the range ends or the time budget is spent. It returns the sequence to go on from, 0
 // when the range was read to its end.
-func (r *Route) scanEvents(ctx context.Context, since, until time.Time, start uint64,
+func (r *Queue) scanEvents(ctx context.Context, since, until time.Time, start uint64,
 	fn func(h nats.Header, md *jetstream.MsgMetadata, floor uint64) (bool, error)) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, historyBudget)
 	defer cancel()
@@ -212,7 +212,7 @@ func (r *Route) scanEvents(ctx context.Context, since, until time.Time, start ui
 
 // ackFloor is the stream sequence at and below which the delivery consumer has acked every
 // message; 0 in gate mode (no consumer).
-func (r *Route) ackFloor(ctx context.Context) (uint64, error) {
+func (r *Queue) ackFloor(ctx context.Context) (uint64, error) {
 	c, err := r.ev.Consumer(ctx, consumerName)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return 0, nil
@@ -226,7 +226,7 @@ func (r *Route) ackFloor(ctx context.Context) (uint64, error) {
 // eventInfo builds the listing of one stored event. An event above the ack floor is reported
 // pending: the consumer's state does not say which of those were acked out of order, and calling
 // a delivered event pending is the safe mistake.
-func (r *Route) eventInfo(ctx context.Context, h nats.Header, seq, floor uint64) (EventInfo, error) {
+func (r *Queue) eventInfo(ctx context.Context, h nats.Header, seq, floor uint64) (EventInfo, error) {
 	info := EventInfo{
 		ID:     first(h, hdrID),
 		Vendor: first(h, hdrVendor),
@@ -257,7 +257,7 @@ func (r *Route) eventInfo(ctx context.Context, h nats.Header, seq, floor uint64)
 // findEvent returns the stored message of event id. Event IDs begin with their creation time
 // (NewID), so the scan starts there; an ID of another form is looked for from the stream's start,
 // within the scan's budget.
-func (r *Route) findEvent(ctx context.Context, id string) (*jetstream.RawStreamMsg, uint64, error) {
+func (r *Queue) findEvent(ctx context.Context, id string) (*jetstream.RawStreamMsg, uint64, error) {
 	if err := validToken("event id", id); err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrEventNotFound, err)
 	}
@@ -306,7 +306,7 @@ func idTime(id string) (time.Time, bool) {
 }
 
 // Event returns one event of the history with its body and forwarded headers.
-func (r *Route) Event(ctx context.Context, id string) (EventDetail, error) {
+func (r *Queue) Event(ctx context.Context, id string) (EventDetail, error) {
 	m, floor, err := r.findEvent(ctx, id)
 	if err != nil {
 		return EventDetail{}, err
@@ -325,7 +325,7 @@ func (r *Route) Event(ctx context.Context, id string) (EventDetail, error) {
 // ReplayEvent queues one event of the history for delivery again. The replay keeps the event's
 // ID, key and body, is marked as a replay (X-Webhook-Replay: true), and counts its attempts
 // afresh; the route's workers deliver it at the route's rate and concurrency.
-func (r *Route) ReplayEvent(ctx context.Context, id string) error {
+func (r *Queue) ReplayEvent(ctx context.Context, id string) error {
 	m, _, err := r.findEvent(ctx, id)
 	if err != nil {
 		return err
@@ -340,7 +340,7 @@ func (r *Route) ReplayEvent(ctx context.Context, id string) error {
 // ReplayRange queues every event of the history stored in [since, until) with the status (empty:
 // any) for delivery again, as ReplayEvent does, and returns how many it queued. It queues at most
 // 100,000 events per call; an error after some were queued still reports their number.
-func (r *Route) ReplayRange(ctx context.Context, since, until time.Time, status string) (int, error) {
+func (r *Queue) ReplayRange(ctx context.Context, since, until time.Time, status string) (int, error) {
 	if !ValidStatus(status) {
 		return 0, fmt.Errorf("%w: status %q (want pending, delivered or dead)", ErrInvalidName, status)
 	}
@@ -386,7 +386,7 @@ func (r *Route) ReplayRange(ctx context.Context, since, until time.Time, status 
 
 // publishReplay stores a copy of a stored event on the route's replay subject. It carries
 // neither the key hash nor any NATS header: the copy is not a new key of the dedup window.
-func (r *Route) publishReplay(ctx context.Context, id string, src nats.Header, body []byte) error {
+func (r *Queue) publishReplay(ctx context.Context, id string, src nats.Header, body []byte) error {
 	h := make(nats.Header, len(src))
 	for k, vs := range src {
 		if k == hdrKeyHash || strings.HasPrefix(k, "Nats-") {
@@ -413,7 +413,7 @@ func (r *Route) publishReplay(ctx context.Context, id string, src nats.Header, b
 }
 
 // replayed logs and counts n events queued again from the history.
-func (r *Route) replayed(n int, fields ...zap.Field) {
+func (r *Queue) replayed(n int, fields ...zap.Field) {
 	st := r.set.Load()
 	if o, ok := st.obs.(ReplayObserver); ok {
 		o.Replayed(r.route, n)

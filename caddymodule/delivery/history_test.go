@@ -26,7 +26,7 @@ func TestHistoryListAndReplay(t *testing.T) {
 	p := policy(up.URL)
 	p.DeadLetterOn = []int{http.StatusGone}
 	p.BackoffMin, p.BackoffMax = time.Hour, time.Hour
-	r := newRoute(t, s, RouteConfig{Name: "hist", DedupWindow: time.Hour, Forward: p})
+	r := newRoute(t, s, QueueConfig{Name: "hist", DedupWindow: time.Hour, Forward: p})
 	r.Start()
 	accept := func(id string) {
 		t.Helper()
@@ -160,7 +160,7 @@ func TestHistoryRetainNone(t *testing.T) {
 		clock := &fakeClock{}
 		p := policy(up.URL)
 		p.Retain = tc.retain
-		r := newRoute(t, s, RouteConfig{Name: "retain-" + tc.name, DedupWindow: time.Minute, Forward: p})
+		r := newRoute(t, s, QueueConfig{Name: "retain-" + tc.name, DedupWindow: time.Minute, Forward: p})
 		r.now = clock.now
 		r.Start()
 		if _, err := r.Accept(testCtx(t), "k-"+tc.name, event("R"+tc.name)); err != nil {

@@ -16,7 +16,7 @@ import (
 const janitorEvery = time.Minute
 
 // startJanitor runs the route's janitor until Close.
-func (r *Route) startJanitor() {
+func (r *Queue) startJanitor() {
 	ctx, stop := context.WithCancel(context.Background())
 	r.stopJanny = stop
 	go func() {
@@ -44,7 +44,7 @@ func (r *Route) startJanitor() {
 // An undelivered event (not yet attempted, waiting for a retry, in flight) is at or above the
 // consumer's ack floor, so it is never purged however old it is; max_age bounds how long it can
 // stay. It returns the first sequence kept.
-func (r *Route) purgeFront(ctx context.Context) (uint64, error) {
+func (r *Queue) purgeFront(ctx context.Context) (uint64, error) {
 	st := r.set.Load()
 	keep := st.window
 	if st.fwd != nil {
@@ -83,7 +83,7 @@ func (r *Route) purgeFront(ctx context.Context) (uint64, error) {
 
 // firstSeqSince is the sequence of the event stream's first message stored at or after t, 0 if
 // there is none. JetStream's message get answers that by time (start_time), from its index.
-func (r *Route) firstSeqSince(ctx context.Context, t time.Time) (uint64, error) {
+func (r *Queue) firstSeqSince(ctx context.Context, t time.Time) (uint64, error) {
 	req, _ := json.Marshal(struct {
 		StartTime time.Time `json:"start_time"`
 	}{t.UTC()})

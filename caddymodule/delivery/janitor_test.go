@@ -26,7 +26,7 @@ func TestPurgeKeepsUndelivered(t *testing.T) {
 	p := policy(up.URL)
 	p.BackoffMin, p.BackoffMax = time.Hour, time.Hour // a failed event waits for its retry
 	p.Retain = time.Minute
-	r := newRoute(t, s, RouteConfig{Name: "purge", DedupWindow: time.Minute, Forward: p})
+	r := newRoute(t, s, QueueConfig{Name: "purge", DedupWindow: time.Minute, Forward: p})
 	r.now = clock.now
 	r.Start()
 	accept := func(id string) {
@@ -74,7 +74,7 @@ func TestPurgeKeepsUndelivered(t *testing.T) {
 func TestPurgeKeepsWindow(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	up := newUpstream(t, status(http.StatusOK))
-	r := newRoute(t, s, RouteConfig{Name: "window", DedupWindow: time.Minute, Forward: policy(up.URL)})
+	r := newRoute(t, s, QueueConfig{Name: "window", DedupWindow: time.Minute, Forward: policy(up.URL)})
 	r.Start()
 	for _, id := range []string{"a", "b"} {
 		if _, err := r.Accept(testCtx(t), "k-"+id, event(id)); err != nil {
@@ -129,7 +129,7 @@ func TestOldLayout(t *testing.T) {
 					}
 				}
 			}
-			r, err := s.Route(RouteConfig{Name: name, Forward: policy("http://127.0.0.1:1")})
+			r, err := s.Queue(QueueConfig{Name: name, Forward: policy("http://127.0.0.1:1")})
 			if queued {
 				if err == nil || !strings.Contains(err.Error(), ErrOldLayout.Error()) || !strings.Contains(err.Error(), "1 events not yet delivered") {
 					t.Fatalf("route on a queued old layout: %v, want ErrOldLayout with the count", err)

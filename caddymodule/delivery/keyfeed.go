@@ -64,7 +64,7 @@ type keyFeed struct {
 // startFeed loads the window of the route's event stream into a new index and keeps it current.
 // It returns at once; the route is ready (usable by Accept, Seen and Record) once the index has
 // applied every message up to the stream's last sequence at this moment.
-func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, error) {
+func (r *Queue) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), apiTimeout)
 	info, err := r.ev.Info(ctx)
 	cancel()
@@ -130,7 +130,7 @@ func (r *Route) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 
 // apply puts one stream message into the index. Messages come in stream order, so the applied
 // sequence only moves past a message once its key is in.
-func (f *keyFeed) apply(r *Route, msg jetstream.Msg) {
+func (f *keyFeed) apply(r *Queue, msg jetstream.Msg) {
 	md, err := msg.Metadata()
 	if err != nil {
 		return

@@ -10,7 +10,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// ErrOldLayout is wrapped by the error of Store.Route for an event stream written by an earlier
+// ErrOldLayout is wrapped by the error of Store.Queue for an event stream written by an earlier
 // version (one subject per key) that still holds undelivered events.
 var ErrOldLayout = errors.New("event stream in the previous layout")
 
@@ -19,9 +19,9 @@ var ErrOldLayout = errors.New("event stream in the previous layout")
 // cannot be told from bucket subjects, so it cannot be used as it is. Without undelivered events
 // it is deleted here (and recreated in the new layout by the caller): what is lost is the dedup
 // window of events already delivered, so a vendor retry of one of them in the next window is
-// delivered again; never an event. With undelivered events, Route fails with a message that says
+// delivered again; never an event. With undelivered events, Queue fails with a message that says
 // what to do: an event the sender was told is stored is never dropped or ignored.
-func (r *Route) checkLayout(deadline time.Time) error {
+func (r *Queue) checkLayout(deadline time.Time) error {
 	var info *jetstream.StreamInfo
 	err := retryStore(deadline, readyAttempt, r.s.Logger(), "read stream "+r.evStream, func(ctx context.Context) error {
 		st, err := r.s.js.Stream(ctx, r.evStream)

@@ -169,7 +169,7 @@ type AttachResult struct {
 // from's streams deleted; an interrupted Attach can be run again. r must be in forward mode.
 // Replicas still running a route named from would keep delivering from it meanwhile, which
 // gives duplicates, never a loss: attach once every replica runs the new config.
-func (r *Route) Attach(ctx context.Context, from string) (AttachResult, error) {
+func (r *Queue) Attach(ctx context.Context, from string) (AttachResult, error) {
 	res := AttachResult{From: from, To: r.route}
 	if err := ValidRouteName(from); err != nil {
 		return res, err

@@ -25,7 +25,7 @@ func TestAttachOrphan(t *testing.T) {
 	})
 	p := policy(up.URL)
 	p.DeadLetterOn = []int{http.StatusBadRequest}
-	old := newRoute(t, s, RouteConfig{Name: "old", Forward: p})
+	old := newRoute(t, s, QueueConfig{Name: "old", Forward: p})
 	old.Start()
 	// One event is dead-lettered (its key stays remembered by a marker).
 	if _, err := old.Accept(testCtx(t), "kdead", event("01JATT00000000000000000001")); err != nil {
@@ -55,7 +55,7 @@ func TestAttachOrphan(t *testing.T) {
 	}
 
 	ok.Store(true)
-	target := newRoute(t, s, RouteConfig{Name: "new", Forward: policy(up.URL)})
+	target := newRoute(t, s, QueueConfig{Name: "new", Forward: policy(up.URL)})
 	target.Start()
 	res, err := target.Attach(testCtx(t), "old")
 	if err != nil {
@@ -83,7 +83,7 @@ func TestAttachOrphan(t *testing.T) {
 // dead letters are removed.
 func TestDeadLetterPage(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	r := newRoute(t, s, RouteConfig{Forward: policy("http://127.0.0.1:1")})
+	r := newRoute(t, s, QueueConfig{Forward: policy("http://127.0.0.1:1")})
 	var ids []string
 	for i := range 7 {
 		ev := event("01JPAGE000000000000000000" + string(rune('0'+i)))

@@ -7,7 +7,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// Defaults of a Policy and a RouteConfig, applied to zero values.
+// Defaults of a Policy and a QueueConfig, applied to zero values.
 const (
 	DefaultTimeout     = 30 * time.Second
 	DefaultMaxAttempts = 20
@@ -66,9 +66,9 @@ type Policy struct {
 	MaxQueue int64
 }
 
-// RouteConfig configures one route. Name is its stable identity; the other fields can change
-// while the route runs (Route.Update).
-type RouteConfig struct {
+// QueueConfig configures one route. Name is its stable identity; the other fields can change
+// while the route runs (Queue.Update).
+type QueueConfig struct {
 	// Name identifies the route's queue and dedup window (see ValidRouteName).
 	Name string
 	// DedupWindow is how long an idempotency key is remembered after its event was accepted.

@@ -40,7 +40,7 @@ type quota struct {
 }
 
 // Usage is the bytes the route holds in the store against its quota (see usage.bytes).
-func (r *Route) Usage(ctx context.Context) (int64, error) {
+func (r *Queue) Usage(ctx context.Context) (int64, error) {
 	u, err := r.readUsage(ctx)
 	if err != nil {
 		return 0, err
@@ -49,7 +49,7 @@ func (r *Route) Usage(ctx context.Context) (int64, error) {
 }
 
 // admit reserves room for an event of n body bytes, or returns ErrQueueFull.
-func (r *Route) admit(ctx context.Context, st *settings, n int) error {
+func (r *Queue) admit(ctx context.Context, st *settings, n int) error {
 	limit := st.fwd.MaxQueue
 	q := &r.quota
 	q.mu.Lock()
@@ -83,7 +83,7 @@ func (r *Route) admit(ctx context.Context, st *settings, n int) error {
 
 // QuotaUse is the route's last sampled use of the store and its quota, in bytes (Stats and the
 // gauge). The limit is zero in gate mode, which has no quota.
-func (r *Route) QuotaUse() (used, limit int64) {
+func (r *Queue) QuotaUse() (used, limit int64) {
 	r.quota.mu.Lock()
 	used = r.quota.used
 	r.quota.mu.Unlock()

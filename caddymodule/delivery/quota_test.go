@@ -28,7 +28,7 @@ func TestQueueQuota(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	p := policy("http://127.0.0.1:1/unused")
 	p.MaxQueue = 16 << 10
-	r := newRoute(t, s, RouteConfig{Name: "quota", Forward: p})
+	r := newRoute(t, s, QueueConfig{Name: "quota", Forward: p})
 	accepted := 0
 	var err error
 	for i := range 200 {

@@ -13,7 +13,7 @@ import (
 // leader crashed): requests then time out or fail at once. Two gateways that create the same
 // stream at the same moment also make each other's first request time out. None of this is a
 // reason to give up, so every store operation that can wait is retried on a short, capped
-// backoff: Open and Route until ReadyTimeout, the fetch loop and the bookkeeping after a
+// backoff: Open and Queue until ReadyTimeout, the fetch loop and the bookkeeping after a
 // delivery for as long as the route runs.
 //
 // A request can go unanswered for good (the server that took it died, or dropped it), so the

@@ -121,7 +121,7 @@ func TestOpenWaitsForCluster(t *testing.T) {
 	}
 	t.Logf("opened %s after Open started (the server came up after 1.5s)", time.Since(start).Round(time.Millisecond))
 	up := newUpstream(t, status(http.StatusOK))
-	r := newRoute(t, s, RouteConfig{Forward: policy(up.URL)})
+	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL)})
 	if _, err := r.Accept(testCtx(t), "k1", event("e1")); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestConcurrentRouteCreation(t *testing.T) {
 				return
 			}
 			for _, name := range []string{"alpha", "beta"} {
-				if _, err := s.Route(RouteConfig{Name: name, Forward: policy("http://127.0.0.1:1/")}); err != nil {
+				if _, err := s.Queue(QueueConfig{Name: name, Forward: policy("http://127.0.0.1:1/")}); err != nil {
 					errs[i] = err
 					return
 				}
@@ -202,13 +202,13 @@ func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 		})
 		w.WriteHeader(http.StatusOK)
 	})
-	var routes []*Route
+	var routes []*Queue
 	for range 2 {
 		s, err := openExternal(t, []string{n.url()}, 1, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
-		routes = append(routes, newRoute(t, s, RouteConfig{Name: "shared", Forward: policy(up.URL)}))
+		routes = append(routes, newRoute(t, s, QueueConfig{Name: "shared", Forward: policy(up.URL)}))
 	}
 	if _, err := routes[0].Accept(testCtx(t), "k1", event("e1")); err != nil {
 		t.Fatal(err)
@@ -246,7 +246,7 @@ func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRoute(t, s, RouteConfig{Name: "resume", Forward: policy(up.URL), Logger: zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))})
+	r := newRoute(t, s, QueueConfig{Name: "resume", Forward: policy(up.URL), Logger: zaptest.NewLogger(t, zaptest.Level(zap.DebugLevel))})
 	r.Start()
 	time.Sleep(500 * time.Millisecond)
 	n.stop()

@@ -95,7 +95,7 @@ func removeStaleTemps(dir, stream string) {
 // loadSnapshot returns the index saved for the stream described by info, complete for at least
 // window, whose applied sequence the stream can resume from; or nil and why not (logged at info:
 // the caller replays the window, which is always correct).
-func (r *Route) loadSnapshot(info *jetstream.StreamInfo, window time.Duration, cfg keyindex.Config) (*keyindex.Index, string) {
+func (r *Queue) loadSnapshot(info *jetstream.StreamInfo, window time.Duration, cfg keyindex.Config) (*keyindex.Index, string) {
 	dir := r.s.snapshotDir()
 	if dir == "" {
 		return nil, "no snapshot directory"

@@ -15,7 +15,7 @@ import (
 // gate-mode route on it.
 type snapRun struct {
 	s *Store
-	r *Route
+	r *Queue
 }
 
 func startSnapRun(t *testing.T, dir string, window time.Duration) snapRun {
@@ -24,7 +24,7 @@ func startSnapRun(t *testing.T, dir string, window time.Duration) snapRun {
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
-	r, err := s.Route(RouteConfig{Name: "snap", DedupWindow: window})
+	r, err := s.Queue(QueueConfig{Name: "snap", DedupWindow: window})
 	if err != nil {
 		_ = s.Close()
 		t.Fatalf("route: %v", err)
@@ -96,7 +96,7 @@ func (p snapRun) snapshotNow(t *testing.T, dir string) (path string, data []byte
 	return path, data, p.r.feed.ix.Applied()
 }
 
-func snapshotOf(t *testing.T, dir string, r *Route) string {
+func snapshotOf(t *testing.T, dir string, r *Queue) string {
 	t.Helper()
 	files := snapshotFiles(filepath.Join(dir, snapshotSubdir), r.evStream)
 	if len(files) != 1 {
@@ -282,8 +282,8 @@ func TestSnapshotAfterShorterWindow(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
 	p.record(t, "a", 20)
-	p.r.Update(RouteConfig{Name: "snap", DedupWindow: time.Minute})
-	p.r.Update(RouteConfig{Name: "snap", DedupWindow: time.Hour})
+	p.r.Update(QueueConfig{Name: "snap", DedupWindow: time.Minute})
+	p.r.Update(QueueConfig{Name: "snap", DedupWindow: time.Hour})
 	p.stop(t)
 	path := snapshotOf(t, dir, p.r)
 	if _, w, ok := parseSnapshotName(p.r.evStream, filepath.Base(path)); !ok || w != 60 {

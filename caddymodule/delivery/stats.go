@@ -33,7 +33,7 @@ type Stats struct {
 }
 
 // Stats returns the route's queue figures.
-func (r *Route) Stats(ctx context.Context) (Stats, error) {
+func (r *Queue) Stats(ctx context.Context) (Stats, error) {
 	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0))}
 	u, err := r.readUsage(ctx)
 	if err != nil {
@@ -52,7 +52,7 @@ type usage struct {
 	pending uint64 // undelivered events: the consumer's pending plus unacked
 }
 
-func (r *Route) readUsage(ctx context.Context) (usage, error) {
+func (r *Queue) readUsage(ctx context.Context) (usage, error) {
 	var u usage
 	var err error
 	if u.ev, err = r.ev.Info(ctx); err != nil {

@@ -57,7 +57,7 @@ type StoreConfig struct {
 	// all (the gateway connects in-process).
 	Listen string
 	// ReadyTimeout bounds how long Open waits for the server (recovery of a large store) or the
-	// cluster to answer, and how long Route retries creating the route's streams and consumer
+	// cluster to answer, and how long Queue retries creating the route's streams and consumer
 	// (a cluster without a meta or stream leader, another gateway creating them at the same
 	// time); default 30s.
 	ReadyTimeout time.Duration
@@ -88,8 +88,8 @@ type Store struct {
 	unlock   func()
 
 	mu     sync.Mutex
-	routes map[*Route]struct{} // running routes, stopped by Close
-	all    map[*Route]struct{} // routes not closed yet, whose key feeds Close stops
+	routes map[*Queue]struct{} // running routes, stopped by Close
+	all    map[*Queue]struct{} // routes not closed yet, whose key feeds Close stops
 	closed bool
 }
 
@@ -107,7 +107,7 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 		cfg.MaxPayload = defaultMaxPayload
 	}
 	deadline := time.Now().Add(cfg.ReadyTimeout)
-	s := &Store{cfg: cfg, replicas: 1, routes: make(map[*Route]struct{}), all: make(map[*Route]struct{})}
+	s := &Store{cfg: cfg, replicas: 1, routes: make(map[*Queue]struct{}), all: make(map[*Queue]struct{})}
 	s.SetLogger(log)
 	var err error
 	if len(cfg.URLs) > 0 {
@@ -198,6 +198,15 @@ func (s *Store) MaxPayload() int64 {
 	return s.nc.MaxPayload()
 }
 
+// eventHeadroom is the room an event's headers may take within the store's message limit: the
+// forwarded vendor headers (at most maxForwardedHeaderBytes) plus the gateway's own, with margin.
+const eventHeadroom = 64 << 10
+
+// MaxEventBody is the largest body the store can take as one event.
+func (s *Store) MaxEventBody() int64 {
+	return s.MaxPayload() - eventHeadroom
+}
+
 // Close stops the routes that are still running (without drain: their in-flight deliveries are
 // redelivered later), closes the connection and shuts the embedded server down.
 func (s *Store) Close() error {
@@ -207,11 +216,11 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	running := make([]*Route, 0, len(s.routes))
+	running := make([]*Queue, 0, len(s.routes))
 	for r := range s.routes {
 		running = append(running, r)
 	}
-	open := make([]*Route, 0, len(s.all))
+	open := make([]*Queue, 0, len(s.all))
 	for r := range s.all {
 		open = append(open, r)
 	}
@@ -245,7 +254,7 @@ func (s *Store) shutdown() {
 	}
 }
 
-func (s *Store) register(r *Route, running bool) {
+func (s *Store) register(r *Queue, running bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if running {
@@ -256,7 +265,7 @@ func (s *Store) register(r *Route, running bool) {
 }
 
 // track keeps the routes whose key feeds Close must stop.
-func (s *Store) track(r *Route, open bool) {
+func (s *Store) track(r *Queue, open bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if open {

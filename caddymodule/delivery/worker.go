@@ -22,7 +22,7 @@ const (
 
 // Start starts the route's delivery workers. They run under the route's own context, which only
 // Stop cancels, and idle while the route is in gate mode. Start on a running route does nothing.
-func (r *Route) Start() {
+func (r *Queue) Start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.running {
@@ -45,7 +45,7 @@ func (r *Route) Start() {
 // times out, the remaining attempts are cancelled and their events handed back to the queue
 // unacknowledged: this process (after a restart) or another replica delivers them later, so
 // nothing stored is lost. Stop returns an error only when the drain timed out.
-func (r *Route) Stop(drain time.Duration) error {
+func (r *Queue) Stop(drain time.Duration) error {
 	r.mu.Lock()
 	if !r.running {
 		r.mu.Unlock()
@@ -81,13 +81,13 @@ func (r *Route) Stop(drain time.Duration) error {
 	return fmt.Errorf("route %s: drain timed out with %d deliveries in flight; they will be redelivered", r.route, n)
 }
 
-func (r *Route) logger() *zap.Logger { return r.set.Load().log }
+func (r *Queue) logger() *zap.Logger { return r.set.Load().log }
 
 // supervise is the fetch loop: it keeps at most Concurrency events in flight. After a store
 // error it probes again on nextProbe's backoff, which is capped at probeMax, so deliveries
 // resume within a few seconds of the store's return however long it was away; one successful
 // fetch resets the backoff.
-func (r *Route) supervise(fetchCtx, workCtx context.Context) {
+func (r *Queue) supervise(fetchCtx, workCtx context.Context) {
 	var cons jetstream.Consumer
 	var consAckWait, pause time.Duration
 	var failing storeTrouble
@@ -208,7 +208,7 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-func (r *Route) release() {
+func (r *Queue) release() {
 	r.inflight.Add(-1)
 	r.workers.Done()
 	select {
@@ -219,7 +219,7 @@ func (r *Route) release() {
 
 // handle runs one delivery attempt of msg and settles it: ack (success), nak with a delay
 // (retry), or dead letter.
-func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
+func (r *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 	defer r.release()
 	md, err := msg.Metadata()
 	if err != nil {
@@ -305,7 +305,7 @@ func (r *Route) handle(ctx context.Context, msg jetstream.Msg) {
 // and deliver it again. Only a stop (ctx cancelled) ends the retries: the message then comes
 // back after AckWait, to this process (finalizing remembers it, so it is settled without another
 // attempt) or to another gateway, which delivers it again.
-func (r *Route) complete(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, _ bool) {
+func (r *Queue) complete(ctx context.Context, st *settings, msg jetstream.Msg, md *jetstream.MsgMetadata, _ bool) {
 	seq := md.Sequence.Stream
 	var hb *heartbeat
 	var wait time.Duration

@@ -19,7 +19,7 @@ func TestRetryThenSuccess(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	obs := &recorder{}
-	r := newRoute(t, s, RouteConfig{Forward: policy(up.URL), Observer: obs})
+	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL), Observer: obs})
 	r.Start()
 	if _, err := r.Accept(testCtx(t), "k", event("01JRTY00000000000000000001")); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 	})
 	p := policy(up.URL)
 	p.BackoffMax = 5 * time.Second
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	r.rnd = fixedRand(0)
 	r.Start()
 	if _, err := r.Accept(testCtx(t), "k", event("01JRAF00000000000000000001")); err != nil {
@@ -95,7 +95,7 @@ func TestDeadLetterPolicies(t *testing.T) {
 			p := policy(up.URL)
 			tc.tune(p)
 			obs := &recorder{}
-			r := newRoute(t, s, RouteConfig{Name: "dl-" + strconv.Itoa(len(tc.name)), Forward: p, Observer: obs})
+			r := newRoute(t, s, QueueConfig{Name: "dl-" + strconv.Itoa(len(tc.name)), Forward: p, Observer: obs})
 			r.now = clock.now
 			r.Start()
 			id := NewID()
@@ -147,7 +147,7 @@ func TestConcurrencyBound(t *testing.T) {
 	})
 	p := policy(up.URL)
 	p.Concurrency = 3
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	for i := range 12 {
 		if _, err := r.Accept(testCtx(t), "k"+strconv.Itoa(i), event(NewID())); err != nil {
 			t.Fatal(err)
@@ -166,7 +166,7 @@ func TestRate(t *testing.T) {
 	p := policy(up.URL)
 	p.Rate = 20
 	p.RateBurst = 1
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	for i := range 8 {
 		if _, err := r.Accept(testCtx(t), "k"+strconv.Itoa(i), event(NewID())); err != nil {
 			t.Fatal(err)
@@ -192,7 +192,7 @@ func TestStopDrainThenReopen(t *testing.T) {
 		}
 	})
 	s1 := openStore(t, dir)
-	r1 := newRoute(t, s1, RouteConfig{Forward: policy(hang.URL)})
+	r1 := newRoute(t, s1, QueueConfig{Forward: policy(hang.URL)})
 	r1.Start()
 	id := NewID()
 	if _, err := r1.Accept(testCtx(t), "k", event(id)); err != nil {
@@ -212,7 +212,7 @@ func TestStopDrainThenReopen(t *testing.T) {
 
 	ok := newUpstream(t, status(http.StatusOK))
 	s2 := openStore(t, dir)
-	r2 := newRoute(t, s2, RouteConfig{Forward: policy(ok.URL)})
+	r2 := newRoute(t, s2, QueueConfig{Forward: policy(ok.URL)})
 	r2.Start()
 	waitFor(t, 10*time.Second, "delivery after reopen", func() bool { return ok.count() == 1 })
 	if got := ok.get()[0].header.Get(HeaderID); got != id {
@@ -226,7 +226,7 @@ func TestUpdateURL(t *testing.T) {
 	good := newUpstream(t, status(http.StatusOK))
 	p := policy(bad.URL)
 	p.BackoffMin, p.BackoffMax = 200*time.Millisecond, 200*time.Millisecond
-	r := newRoute(t, s, RouteConfig{Forward: p})
+	r := newRoute(t, s, QueueConfig{Forward: p})
 	r.Start()
 	if _, err := r.Accept(testCtx(t), "k", event(NewID())); err != nil {
 		t.Fatal(err)
@@ -234,7 +234,7 @@ func TestUpdateURL(t *testing.T) {
 	waitFor(t, 10*time.Second, "an attempt on the old URL", func() bool { return bad.count() >= 1 })
 	p2 := *p
 	p2.URL = good.URL
-	r.Update(RouteConfig{Forward: &p2})
+	r.Update(QueueConfig{Forward: &p2})
 	waitFor(t, 10*time.Second, "delivery to the new URL", func() bool { return good.count() == 1 })
 	settled(t, r, 10*time.Second)
 }
@@ -242,9 +242,9 @@ func TestUpdateURL(t *testing.T) {
 func TestGateToForward(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	up := newUpstream(t, status(http.StatusOK))
-	r := newRoute(t, s, RouteConfig{})
+	r := newRoute(t, s, QueueConfig{})
 	r.Start()
-	r.Update(RouteConfig{Forward: policy(up.URL)})
+	r.Update(QueueConfig{Forward: policy(up.URL)})
 	if _, err := r.Accept(testCtx(t), "k", event(NewID())); err != nil {
 		t.Fatal(err)
 	}

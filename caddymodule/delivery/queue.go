@@ -24,8 +24,9 @@ const maxAckPending = 100_000
 // ErrGateMode is returned by Accept on a route without a forward policy.
 var ErrGateMode = errors.New("route is in gate mode")
 
-// Route is the queue, dedup window and delivery workers of one configured route.
-type Route struct {
+// Queue is one route's side of the store: its event stream (the queue and the dedup window),
+// its dead letters, and the workers that deliver its events.
+type Queue struct {
 	s *Store
 	names
 	ev jetstream.Stream
@@ -57,16 +58,16 @@ type Route struct {
 	stopJanny context.CancelFunc
 }
 
-// Route creates or updates the streams of the route named cfg.Name (and its consumer in forward
-// mode) and returns a Route ready to Start. A store that does not answer is retried for up to
+// Queue creates or updates the streams of the route named cfg.Name (and its consumer in forward
+// mode) and returns a Queue ready to Start. A store that does not answer is retried for up to
 // StoreConfig.ReadyTimeout. It is idempotent: calling it again with the same name
 // in another process (or after a restart) attaches to the same queue and dedup window. Call it
-// once per name per process and keep the Route (the adapter's UsagePool does).
-func (s *Store) Route(cfg RouteConfig) (*Route, error) {
+// once per name per process and keep the Queue (the adapter's UsagePool does).
+func (s *Store) Queue(cfg QueueConfig) (*Queue, error) {
 	if err := ValidRouteName(cfg.Name); err != nil {
 		return nil, err
 	}
-	r := &Route{
+	r := &Queue{
 		s:       s,
 		names:   routeNames(cfg.Name),
 		limiter: rate.NewLimiter(rate.Inf, 1),
@@ -126,7 +127,7 @@ func (s *Store) Route(cfg RouteConfig) (*Route, error) {
 // eventStreamConfig is the route's event stream: every event and gate-mode key record on one of
 // the route's bucket subjects, each with its key hash in a header, replays of dead letters on
 // their own subjects. Nothing expires by itself: the janitor purges the front (see janitor.go).
-func (r *Route) eventStreamConfig() jetstream.StreamConfig {
+func (r *Queue) eventStreamConfig() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        r.evStream,
 		Description: "webhook gateway events and dedup keys of route " + r.route,
@@ -142,14 +143,14 @@ func (r *Route) eventStreamConfig() jetstream.StreamConfig {
 
 // Close stops the route's workers (as Stop(0)), its key feed and its janitor, and frees its key
 // index. The route is of no use afterwards; the store keeps its queue and window.
-func (r *Route) Close() error {
+func (r *Queue) Close() error {
 	err := r.Stop(0)
 	r.s.track(r, false)
 	r.closeFeed()
 	return err
 }
 
-func (r *Route) closeFeed() {
+func (r *Queue) closeFeed() {
 	if r.stopJanny != nil {
 		r.stopJanny()
 	}
@@ -157,10 +158,10 @@ func (r *Route) closeFeed() {
 }
 
 // Name is the route's name.
-func (r *Route) Name() string { return r.route }
+func (r *Queue) Name() string { return r.route }
 
 // Rate is the route's delivery rate limit in events per second; 0 means none (or gate mode).
-func (r *Route) Rate() float64 {
+func (r *Queue) Rate() float64 {
 	if st := r.set.Load(); st != nil && st.fwd != nil {
 		return st.fwd.Rate
 	}
@@ -168,13 +169,13 @@ func (r *Route) Rate() float64 {
 }
 
 // Forwarding reports whether the route is in forward mode.
-func (r *Route) Forwarding() bool {
+func (r *Queue) Forwarding() bool {
 	st := r.set.Load()
 	return st != nil && st.fwd != nil
 }
 
 // Running reports whether the route's delivery workers run.
-func (r *Route) Running() bool {
+func (r *Queue) Running() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.running
@@ -183,7 +184,7 @@ func (r *Route) Running() bool {
 // Update pushes new settings into the route; running workers pick them up for their next
 // attempt. The name in cfg is ignored. Switching between gate and forward mode is allowed: the
 // workers idle while the route is in gate mode.
-func (r *Route) Update(cfg RouteConfig) {
+func (r *Queue) Update(cfg QueueConfig) {
 	r.updMu.Lock()
 	defer r.updMu.Unlock()
 	old := r.set.Load()
@@ -237,7 +238,7 @@ func (r *Route) Update(cfg RouteConfig) {
 }
 
 // ensureConsumer creates the durable delivery consumer or updates it to the settings.
-func (r *Route) ensureConsumer(ctx context.Context, st *settings) (jetstream.Consumer, error) {
+func (r *Queue) ensureConsumer(ctx context.Context, st *settings) (jetstream.Consumer, error) {
 	c, err := r.s.js.CreateOrUpdateConsumer(ctx, r.evStream, jetstream.ConsumerConfig{
 		Durable:       consumerName,
 		Description:   "webhook gateway delivery workers",

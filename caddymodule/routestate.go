@@ -1,0 +1,105 @@
+package caddymodule
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup"
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
+)
+
+// routes holds each route's state (its store queue and workers, its dedup tier) across
+// config reloads: a new config acquires the same key before the old one
+// releases it, so the queue and the dedup cache survive a reload.
+var routes = caddy.NewUsagePool()
+
+// dedupCacheKeys is the size of each route's in-process dedup tier.
+const dedupCacheKeys = 100_000
+
+// routeState is the state of one route that outlives a config: the pooled value.
+type routeState struct {
+	name    string
+	queue   *delivery.Queue
+	tier    *dedup.Tier
+	started atomic.Bool
+	drain   time.Duration
+	// maxEvent is the largest body the store can take as one event: its
+	// message limit less room for the event's headers.
+	maxEvent int64
+}
+
+// newRouteState opens the route cfg.Name on store with its dedup tier; it
+// is the constructor the routes pool runs.
+func newRouteState(store *delivery.Store, name string, cfg delivery.QueueConfig) (*routeState, error) {
+	r, err := store.Queue(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tier, err := dedup.New(dedupCacheKeys)
+	if err != nil {
+		_ = r.Close()
+		return nil, err
+	}
+	return &routeState{name: name, queue: r, tier: tier, maxEvent: store.MaxEventBody()}, nil
+}
+
+// Destruct stops the workers, waiting up to the drain bound for in-flight
+// deliveries; whatever does not finish is redelivered later, so nothing is lost.
+func (rt *routeState) Destruct() error {
+	err := rt.queue.Stop(rt.drain)
+	if cerr := rt.queue.Close(); err == nil {
+		err = cerr
+	}
+	rt.tier.Close()
+	return err
+}
+
+// apply pushes a config's settings into the running route and starts the
+// workers the first time a forward block appears.
+func (rt *routeState) apply(cfg delivery.QueueConfig, drain time.Duration) {
+	rt.drain = drain
+	rt.queue.Update(cfg)
+	if cfg.Forward != nil && rt.started.CompareAndSwap(false, true) {
+		rt.queue.Start()
+	}
+}
+
+// stateRef connects a handler to its route state. The state exists only once
+// the app has started, after all handlers were provisioned. Caddy starts its
+// apps in random order, so the HTTP server may take requests a few
+// milliseconds before that: they wait for it (bounded) instead of getting a 503.
+type stateRef struct {
+	cfg   delivery.QueueConfig
+	rt    atomic.Pointer[routeState]
+	ready chan struct{} // closed once rt is set
+	once  sync.Once
+}
+
+func newStateRef(cfg delivery.QueueConfig) *stateRef {
+	return &stateRef{cfg: cfg, ready: make(chan struct{})}
+}
+
+// set publishes the state and releases the requests waiting for it.
+func (rh *stateRef) set(rt *routeState) {
+	rh.rt.Store(rt)
+	rh.once.Do(func() { close(rh.ready) })
+}
+
+// get returns the route's state, waiting up to d for the app to start.
+func (rh *stateRef) get(ctx context.Context, d time.Duration) *routeState {
+	if rt := rh.rt.Load(); rt != nil {
+		return rt
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-rh.ready:
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return rh.rt.Load()
+}
