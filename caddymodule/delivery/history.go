@@ -75,6 +75,23 @@ type EventDetail struct {
 	ContentType string      `json:"content_type,omitempty"`
 	Header      http.Header `json:"headers,omitempty"`
 	Body        []byte      `json:"body"`
+	// AttemptLog lists the delivery attempts that were recorded for the event, oldest first.
+	AttemptLog []Attempt `json:"attempt_log"`
+	// DeliveredAt is when the application took the event; nil while it has not.
+	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
+}
+
+// Attempt is one delivery attempt of an event.
+type Attempt struct {
+	At time.Time `json:"at"`
+	// N counts the attempts of one delivery from 1; a replay starts again at 1.
+	N int `json:"n"`
+	// Status is the application's HTTP status, 0 when it gave none (a connection error or a
+	// timeout, then in Error).
+	Status    int     `json:"status,omitempty"`
+	Error     string  `json:"error,omitempty"`
+	LatencyMS float64 `json:"latency_ms"`
+	Replay    bool    `json:"replay,omitempty"`
 }
 
 // ValidStatus reports whether s is a status an EventQuery accepts.
