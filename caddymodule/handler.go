@@ -351,6 +351,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("name: %v", err)
 	}
+	route.vendor = h.vendorTag
 	h.state = route
 
 	if len(h.Auth) == 0 {

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/delivery"
 )
 
 // The collectors are created once and registered into every config's registry,
@@ -105,6 +107,12 @@ type observer struct{}
 func (observer) Attempt(route, result string, _ int, latency time.Duration) {
 	deliveriesTotal.WithLabelValues(route, result).Inc()
 	deliverySeconds.WithLabelValues(route, result).Observe(latency.Seconds())
+	switch result {
+	case delivery.ResultSuccess:
+		countEvent(route, countDelivered)
+	case delivery.ResultRetry, delivery.ResultDeadLetter:
+		countEvent(route, countFailed)
+	}
 }
 
 func (observer) DeadLettered(route string) {

@@ -17,6 +17,11 @@ func init() {
 	// The handler answers the vendor itself (forward mode) or gates the request
 	// for the next handler (gate mode), so it must run before respond and reverse_proxy.
 	httpcaddyfile.RegisterDirectiveOrder("webhook_gateway", httpcaddyfile.Before, "respond")
+	caddy.RegisterModule(Console{})
+	httpcaddyfile.RegisterHandlerDirective("webhook_gateway_console", parseCaddyfileConsole)
+	// The console answers every request it gets, like respond; auth directives (basic_auth,
+	// forward_auth) come before respond in Caddy's order, so they run first.
+	httpcaddyfile.RegisterDirectiveOrder("webhook_gateway_console", httpcaddyfile.Before, "respond")
 	httpcaddyfile.RegisterGlobalOption("webhook_gateway", parseGlobalOption)
 	registerCommands()
 }

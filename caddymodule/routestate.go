@@ -73,10 +73,11 @@ func (rt *routeState) apply(cfg delivery.QueueConfig, drain time.Duration) {
 // apps in random order, so the HTTP server may take requests a few
 // milliseconds before that: they wait for it (bounded) instead of getting a 503.
 type stateRef struct {
-	cfg   delivery.QueueConfig
-	rt    atomic.Pointer[routeState]
-	ready chan struct{} // closed once rt is set
-	once  sync.Once
+	cfg    delivery.QueueConfig
+	vendor string // the route's preset, or "custom" (the console shows it)
+	rt     atomic.Pointer[routeState]
+	ready  chan struct{} // closed once rt is set
+	once   sync.Once
 }
 
 func newStateRef(cfg delivery.QueueConfig) *stateRef {

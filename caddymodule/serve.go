@@ -317,6 +317,9 @@ func (h *Handler) reject(w http.ResponseWriter, r *http.Request, start time.Time
 // observe counts the request and writes its one log line (never a body or a secret).
 func (h *Handler) observe(r *http.Request, start time.Time, outcome string, status int, id, key, reason string) {
 	requestsTotal.WithLabelValues(h.Name, h.vendorTag, outcome).Inc()
+	if outcome == outcomeAccepted || outcome == outcomeQuarantined || outcome == outcomePassed {
+		countEvent(h.Name, countAccepted) // the console's per-minute counters
+	}
 	if al, ok := caddyhttp.GetVar(r.Context(), accessLogVar).(*accessLog); ok {
 		al.outcome = outcome
 	} else if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {

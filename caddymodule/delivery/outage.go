@@ -18,6 +18,7 @@ const maxOutagePause = 30 * time.Second
 type outage struct {
 	until atomic.Int64 // unix nanoseconds; fetching waits until then
 	step  atomic.Int64 // current pause, nanoseconds
+	since atomic.Int64 // unix nanoseconds of the first unreachable attempt of the outage; 0 when none
 }
 
 // observe records the result of one attempt.
@@ -25,8 +26,10 @@ func (o *outage) observe(p *Policy, reached bool, now time.Time) {
 	if reached {
 		o.step.Store(0)
 		o.until.Store(0)
+		o.since.Store(0)
 		return
 	}
+	o.since.CompareAndSwap(0, now.UnixNano())
 	ceiling := min(p.BackoffMax, maxOutagePause)
 	step := time.Duration(o.step.Load())
 	if step == 0 {
@@ -46,4 +49,15 @@ func (o *outage) wait(now time.Time) time.Duration {
 		return 0
 	}
 	return max(time.Duration(until-now.UnixNano()), 0)
+}
+
+// Outage reports whether the route's application is unreachable, as the workers last saw it:
+// since is the first unreachable attempt of the current outage (zero when there is none), and
+// resumeIn how long fetching still pauses before the next attempt.
+func (r *Queue) Outage() (since time.Time, resumeIn time.Duration) {
+	ns := r.down.since.Load()
+	if ns == 0 {
+		return time.Time{}, 0
+	}
+	return time.Unix(0, ns), r.down.wait(r.now())
 }

@@ -1,0 +1,37 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CountEvents counts the events of the history stored in [since, until) with the status (empty:
+// any): the events a ReplayRange with the same arguments would queue, so that an operator can be
+// told the number before confirming. It reads headers only, page by page, and stops at the most
+// one ReplayRange queues (100,000) or when ctx ends; complete is false then, and n is a lower
+// bound.
+func (r *Queue) CountEvents(ctx context.Context, since, until time.Time, status string) (n int, complete bool, err error) {
+	if !ValidStatus(status) {
+		return 0, false, fmt.Errorf("%w: status %q (want pending, delivered or dead)", ErrInvalidName, status)
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return 0, false, fmt.Errorf("%w: since must be before until", ErrInvalidName)
+	}
+	cursor := ""
+	for n < maxReplayRange {
+		page, next, err := r.Events(ctx, EventQuery{Since: since, Until: until, Status: status, Limit: maxEventPage, Cursor: cursor})
+		if err != nil {
+			return n, false, err
+		}
+		n += len(page)
+		if next == "" {
+			return n, true, nil
+		}
+		if ctx.Err() != nil {
+			return n, false, nil
+		}
+		cursor = next
+	}
+	return n, false, nil
+}
