@@ -545,8 +545,8 @@
         el("dt", {}, "Received"), el("dd", {}, time(d.received_at)),
         el("dt", {}, "Dead since"), el("dd", {}, time(d.dead_at))),
       el("div", { class: "actions" },
-        el("button", { type: "button", class: "primary", id: "replay-dead", onclick: () => replayDead(route, d.id).then(() => { location.hash = back; }).catch(fail) }, "Replay"),
-        el("button", { type: "button", class: "danger", id: "delete-dead", onclick: () => deleteDead(route, d.id).then((ok) => { if (ok) location.hash = back; }).catch(fail) }, "Delete"),
+        el("button", { type: "button", class: "primary", id: "replay-dead", onclick: () => replayDead(route, d.id).then(() => navigate(back)).catch(fail) }, "Replay"),
+        el("button", { type: "button", class: "danger", id: "delete-dead", onclick: () => deleteDead(route, d.id).then((ok) => { if (ok) navigate(back); }).catch(fail) }, "Delete"),
         el("a", { href: "#/event/" + encodeURIComponent(route) + "/" + encodeURIComponent(d.id) }, "Open the event in the history")),
       el("h3", {}, "Body" + (d.content_type ? " (" + d.content_type + ")" : "")),
       el("pre", { id: "dead-body", tabindex: "0", "aria-label": "Dead letter body" }, pretty(d.body)));
@@ -586,6 +586,16 @@
     }
   }
 
-  window.addEventListener("hashchange", () => { say(""); render(); });
+  // A navigation that an action made keeps the action's message; any other clears it.
+  let keepMessage = false;
+  function navigate(hash) {
+    keepMessage = true;
+    location.hash = hash;
+  }
+  window.addEventListener("hashchange", () => {
+    if (!keepMessage) say("");
+    keepMessage = false;
+    render();
+  });
   render();
 })();
