@@ -54,6 +54,10 @@
     return el("time", { datetime: d.toISOString(), title: "Local time: " + d.toLocaleString() }, utc);
   }
 
+  function utcText(iso) {
+    return iso ? new Date(iso).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "now";
+  }
+
   function duration(ms) {
     const s = Math.max(0, Math.round(ms / 1000));
     if (s < 60) return s + " s";
@@ -138,7 +142,20 @@
   }
 
   function tableWrap(label, table) {
+    table.classList.add("cards");
+    labelCells(table);
     return el("div", { class: "table-wrap", role: "region", "aria-label": label, tabindex: "0" }, table);
+  }
+
+  // labelCells gives each body cell its column's name, which a narrow screen shows beside the
+  // value (the rows become cards there).
+  function labelCells(table) {
+    const head = table.tHead ? [...table.tHead.rows[0].cells].map((c) => c.textContent) : [];
+    for (const body of table.tBodies) {
+      for (const row of body.rows) {
+        [...row.cells].forEach((c, i) => { if (head[i]) c.dataset.label = head[i]; });
+      }
+    }
   }
 
   function heading(text) {
@@ -203,6 +220,7 @@
       const tr = f && f.closest && f.closest("tr[data-route]");
       const key = tr ? [tr.dataset.route, f.getAttribute("href")] : null;
       existing.tBodies[0].replaceChildren(...rows);
+      labelCells(existing);
       document.getElementById("chart-box").replaceChildren(chart(o));
       if (key) {
         const again = existing.querySelector("tr[data-route=\"" + CSS.escape(key[0]) + "\"] a[href=\"" + CSS.escape(key[1] || "") + "\"]");
@@ -212,7 +230,8 @@
     }
     const thead = el("thead", {}, el("tr", {},
       ["Route", "Mode", "Vendor"].map((t) => el("th", { scope: "col" }, t)),
-      ["Pending", "In flight", "Dead letters", "Accepted 1 min / 1 h", "Delivered 1 min / 1 h", "Failed 1 min / 1 h"].map((t) => el("th", { scope: "col", class: "num" }, t)),
+      ["Pending", "In flight", "Dead letters"].map((t) => el("th", { scope: "col", class: "num" }, t)),
+      ["Accepted", "Delivered", "Failed"].map((t) => el("th", { scope: "col", class: "num" }, t, el("br"), el("span", { class: "muted" }, " 1 min / 1 h"))),
       el("th", { scope: "col" }, "Delivery"), el("th", { scope: "col" }, "Quota use")));
     const table = el("table", { id: "routes-table" }, el("caption", { class: "muted" }, "One row per route of this process. The per-minute and per-hour counts start at the gateway's start."), thead, el("tbody", {}, rows));
     const pick = el("select", { id: "chart-route", onchange: (e) => { chartRoute = e.target.value; overview().catch(fail); } },
@@ -249,7 +268,7 @@
         el("td", { class: "num" }, a.last_minute[0] + " / " + a.last_hour[0]),
         el("td", { class: "num" }, a.last_minute[1] + " / " + a.last_hour[1]),
         el("td", { class: "num" }, a.last_minute[2] + " / " + a.last_hour[2]),
-        el("td", {}, delivery), el("td", {}, quota));
+        el("td", {}, delivery), el("td", { class: "quota" }, quota));
     };
   }
 
@@ -372,6 +391,7 @@
         el("td", { class: "key" }, e.key || "—"), el("td", {}, e.type || "—"), el("td", {}, statusBadge(e.status)),
         el("td", { class: "num" }, e.attempts ? String(e.attempts) : "—"), el("td", { class: "num" }, e.last_status ? String(e.last_status) : "—")));
     }
+    labelCells(results.querySelector("table"));
     const old = results.querySelector(".more");
     if (old) old.remove();
     if (page.next_cursor) {
@@ -392,9 +412,11 @@
     const c = await api("routes/" + encodeURIComponent(route) + "/events/count?" + p);
     if (c.count === 0) return say("No event of route " + route + " falls in that range: nothing to replay.");
     const what = (c.complete ? "" : "at least ") + c.count + " event" + (c.count === 1 ? "" : "s");
+    const status = params.get("status");
     const text = "This will send " + what + " of route " + route + " to the application again (received from " +
-      since + " to " + (params.get("until") || "now") + (params.get("status") ? ", status " + params.get("status") : "") +
-      "), marked X-Webhook-Replay: true." + (params.get("q") ? " The key filter does not apply to a range replay." : "");
+      utcText(since) + " to " + utcText(params.get("until")) + (status ? ", status " + status : "") +
+      "), marked X-Webhook-Replay: true." + (params.get("q") ? " The key filter does not apply to a range replay." : "") +
+      (status === "pending" || status === "delivered" ? "" : " Dead letters among them stay listed under Dead letters.");
     if (!(await confirmDialog(text, "Send " + what))) return;
     const body = { since };
     if (params.get("until")) body.until = params.get("until");
@@ -498,6 +520,7 @@
           el("button", { type: "button", class: "danger delete", "aria-label": "Delete dead letter " + d.id, onclick: () => deleteDead(route, d.id).then((ok) => ok && row.remove()).catch(fail) }, "Delete"))));
       tbody.append(row);
     }
+    labelCells(results.querySelector("table"));
     const old = results.querySelector(".more");
     if (old) old.remove();
     if (page.next_cursor) {
