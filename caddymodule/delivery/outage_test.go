@@ -44,3 +44,26 @@ func TestOutagePause(t *testing.T) {
 		t.Fatalf("pause %v, want the backoff maximum 300ms", got)
 	}
 }
+
+// TestOutageSince: Queue.Outage reports when the current outage began (the first unreachable
+// attempt, not the latest) and how long fetching still pauses; one answer clears it.
+func TestOutageSince(t *testing.T) {
+	p := &Policy{BackoffMin: time.Second, BackoffMax: time.Minute}
+	start := time.Unix(2_000_000, 0)
+	now := start
+	r := &Queue{now: func() time.Time { return now }}
+	if since, _ := r.Outage(); !since.IsZero() {
+		t.Fatalf("no outage yet, got since %v", since)
+	}
+	r.down.observe(p, false, now)
+	now = now.Add(500 * time.Millisecond)
+	r.down.observe(p, false, now) // pause 2s from here
+	since, resume := r.Outage()
+	if !since.Equal(start) || resume != 2*time.Second {
+		t.Fatalf("Outage() = %v, %v; want %v, 2s", since, resume, start)
+	}
+	r.down.observe(p, true, now)
+	if since, resume := r.Outage(); !since.IsZero() || resume != 0 {
+		t.Fatalf("after an answer: %v, %v; want no outage", since, resume)
+	}
+}
