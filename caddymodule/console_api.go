@@ -216,8 +216,8 @@ type consoleEventPage struct {
 }
 
 // consoleEvents lists a page of a route's history. q, when given, matches the idempotency key
-// by substring (a vendor's own id, such as IDWise's eventId or Unico's process id, is part of
-// every preset's key) or the gateway's event id exactly; without q it is the admin API's listing.
+// by substring (most presets build the key from the vendor's own id, such as IDWise's eventId
+// or Unico's processId) or the gateway's event id exactly; without q it is the admin API's listing.
 func consoleEvents(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
 	v := r.URL.Query()
 	text := strings.TrimSpace(v.Get("q"))

@@ -231,8 +231,8 @@ func (b *browser) gone(t *testing.T, sel string) {
 	b.run(t, "wait for "+sel+" to go", chromedp.WaitNotPresent(chromedp.CSS(sel)))
 }
 
-// screenshot saves the page under the test's temp dir, and under WHGW_CONSOLE_SCREENSHOTS when
-// set (the README's pictures are made so: see docs/).
+// screenshot saves the page under the test's temp dir; the README's pictures also under
+// WHGW_CONSOLE_SCREENSHOTS when it is set (WHGW_CONSOLE_SCREENSHOTS=$PWD/docs makes docs/console-*.png).
 func (b *browser) screenshot(t *testing.T, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, consoleTimeout)
@@ -242,7 +242,11 @@ func (b *browser) screenshot(t *testing.T, name string) {
 		t.Logf("screenshot %s: %v", name, err)
 		return
 	}
-	for _, dir := range []string{b.dir, os.Getenv("WHGW_CONSOLE_SCREENSHOTS")} {
+	dirs := []string{b.dir}
+	if readmeShots[name] {
+		dirs = append(dirs, os.Getenv("WHGW_CONSOLE_SCREENSHOTS"))
+	}
+	for _, dir := range dirs {
 		if dir == "" {
 			continue
 		}
@@ -253,6 +257,9 @@ func (b *browser) screenshot(t *testing.T, name string) {
 	}
 	t.Logf("screenshot %s: %s", name, filepath.Join(b.dir, "console-"+name+".png"))
 }
+
+// readmeShots are the screenshots the README shows (docs/console-*.png).
+var readmeShots = map[string]bool{"overview": true, "event-detail": true, "dead-letters": true, "overview-phone": true}
 
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
