@@ -1,11 +1,14 @@
 package caddymodule
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,13 +21,15 @@ import (
 //   - same origin: the browser's Sec-Fetch-Site says same-origin and, when it sends an Origin, the
 //     Origin is the request's own host; a request with neither header is refused (fail closed:
 //     the console is for browsers, scripts have the admin API);
-//   - a CSRF token in X-CSRF-Token: handed out by GET api/csrf (a cross-origin page cannot read
-//     it), made of its issue time and an HMAC of it under a random key of this process, valid for
-//     csrfTokenTTL, compared in constant time. A restart invalidates the tokens: the page fetches
-//     a new one when it is refused.
+//   - a CSRF token in the JSON body's "csrf_token": handed out by GET api/csrf (a cross-origin page
+//     cannot read it), made of its issue time and an HMAC of it under a random key of this
+//     process, valid for csrfTokenTTL, compared in constant time. It travels in the body, not in
+//     a header, because Caddy's access log records request headers (and only a few credential
+//     headers redacted), never bodies. A restart invalidates the tokens: the page fetches a new
+//     one when it is refused.
 
-// csrfHeader carries the token.
-const csrfHeader = "X-CSRF-Token"
+// csrfField is the body member that carries the token.
+const csrfField = "csrf_token"
 
 // csrfTokenTTL is how long a token is accepted after it was issued.
 const csrfTokenTTL = 12 * time.Hour
@@ -93,18 +98,31 @@ func sameOrigin(r *http.Request) bool {
 
 var (
 	problemCrossOrigin = newProblem(http.StatusForbidden, "cross_origin", "a state-changing console request must come from the console's own page (same origin)")
-	problemCSRF        = newProblem(http.StatusForbidden, "csrf_token", "missing or invalid "+csrfHeader+": reload the console")
+	problemCSRF        = newProblem(http.StatusForbidden, "csrf_token", "missing or invalid csrf_token: reload the console")
+	problemConsoleBody = newProblem(http.StatusBadRequest, "invalid_request", "a state-changing console request takes a JSON object of at most 4 KiB with its csrf_token")
 )
 
 // checkStateChange answers a refused state-changing request and reports whether it may go on.
+// On success the body is handed on without its csrf_token member.
 func checkStateChange(w http.ResponseWriter, r *http.Request) bool {
 	if !sameOrigin(r) {
 		writeProblem(w, problemCrossOrigin)
 		return false
 	}
-	if !validCSRFToken(r.Header.Get(csrfHeader), time.Now()) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxConsoleBody+1))
+	var body map[string]json.RawMessage
+	if err != nil || len(raw) > maxConsoleBody || json.Unmarshal(raw, &body) != nil || body == nil {
+		writeProblem(w, problemConsoleBody)
+		return false
+	}
+	var tok string
+	if json.Unmarshal(body[csrfField], &tok) != nil || !validCSRFToken(tok, time.Now()) {
 		writeProblem(w, problemCSRF)
 		return false
 	}
+	delete(body, csrfField)
+	rest, _ := json.Marshal(body)
+	r.Body = io.NopCloser(bytes.NewReader(rest))
+	r.ContentLength = int64(len(rest))
 	return true
 }

@@ -46,8 +46,8 @@ func TestConsoleUnmarshalCaddyfile(t *testing.T) {
 	}
 }
 
-func consoleRequest(c *Console, method, path string, h map[string]string) *httptest.ResponseRecorder {
-	r := httptest.NewRequest(method, "http://console.internal"+path, nil)
+func consoleRequest(c *Console, method, path string, h map[string]string, body ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, "http://console.internal"+path, strings.NewReader(strings.Join(body, "")))
 	for k, v := range h {
 		r.Header.Set(k, v)
 	}
@@ -93,19 +93,31 @@ func TestConsoleServe(t *testing.T) {
 	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil || !validCSRFToken(tok.Token, time.Now()) {
 		t.Fatalf("csrf: %s %v", w.Body, err)
 	}
-	same := map[string]string{"Origin": "http://console.internal", "Sec-Fetch-Site": "same-origin", csrfHeader: tok.Token}
-	for name, h := range map[string]map[string]string{
-		"no origin":    {csrfHeader: tok.Token},
-		"cross origin": {"Origin": "http://evil.example", csrfHeader: tok.Token},
-		"cross site":   {"Sec-Fetch-Site": "cross-site", csrfHeader: tok.Token},
-		"no token":     {"Origin": "http://console.internal"},
+	same := map[string]string{"Origin": "http://console.internal", "Sec-Fetch-Site": "same-origin"}
+	good := `{"csrf_token":"` + tok.Token + `"}`
+	for _, c2 := range []struct {
+		name string
+		h    map[string]string
+		body string
+		code string
+	}{
+		{"no origin", map[string]string{}, good, "cross_origin"},
+		{"cross origin", map[string]string{"Origin": "http://evil.example"}, good, "cross_origin"},
+		{"cross site", map[string]string{"Sec-Fetch-Site": "cross-site"}, good, "cross_origin"},
+		{"no token", same, `{}`, "csrf_token"},
+		{"token in a header only", map[string]string{"Origin": "http://console.internal", "X-CSRF-Token": tok.Token}, `{}`, "csrf_token"},
+		{"no body", same, ``, "invalid_request"},
+		{"not an object", same, `["` + tok.Token + `"]`, "invalid_request"},
+		{"too large", same, `{"csrf_token":"` + tok.Token + `","x":"` + strings.Repeat("a", maxConsoleBody) + `"}`, "invalid_request"},
 	} {
-		w := consoleRequest(c, http.MethodPost, "/api/routes/r/dead_letters/x/replay", h)
-		if w.Code != http.StatusForbidden || w.Header().Get("Content-Type") != "application/problem+json" {
-			t.Errorf("%s: %d, want 403 problem+json", name, w.Code)
+		w := consoleRequest(c, http.MethodPost, "/api/routes/r/dead_letters/x/replay", c2.h, c2.body)
+		var p problem
+		_ = json.Unmarshal(w.Body.Bytes(), &p)
+		if w.Code/100 != 4 || p.Code != c2.code || w.Header().Get("Content-Type") != "application/problem+json" {
+			t.Errorf("%s: %d %s, want problem+json %s", c2.name, w.Code, w.Body, c2.code)
 		}
 	}
-	if w := consoleRequest(c, http.MethodPost, "/api/routes/nosuch/dead_letters/x/replay", same); w.Code != http.StatusNotFound {
+	if w := consoleRequest(c, http.MethodPost, "/api/routes/nosuch/dead_letters/x/replay", same, good); w.Code != http.StatusNotFound {
 		t.Errorf("same origin with token, unknown route: %d %s, want 404", w.Code, w.Body)
 	}
 

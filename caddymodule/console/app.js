@@ -100,13 +100,13 @@
     opts = opts || {};
     const method = opts.method || "GET";
     const headers = { Accept: "application/json" };
-    if (method !== "GET") {
-      if (!csrfToken) await fetchToken();
-      headers["X-CSRF-Token"] = csrfToken;
-      if (opts.body !== undefined) headers["Content-Type"] = "application/json";
-    }
     const init = { method, headers, credentials: "same-origin", cache: "no-store" };
-    if (opts.body !== undefined) init.body = JSON.stringify(opts.body);
+    if (method !== "GET") {
+      // The token goes in the body: Caddy's access log records headers, never bodies.
+      if (!csrfToken) await fetchToken();
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(Object.assign({}, opts.body || {}, { csrf_token: csrfToken }));
+    }
     let resp = await fetch(new URL("api/" + path, base), init);
     if (resp.status === 403 && method !== "GET" && !opts.retried) {
       const p = await resp.clone().json().catch(() => ({}));
@@ -250,9 +250,11 @@
       let delivery;
       if (r.error) delivery = el("span", { class: "status-bad" }, "✗ store error: " + r.error);
       else if (r.mode === "gate") delivery = el("span", {}, "— gate mode: passes requests on");
-      else if (r.outage) {
+      else if (r.outage && r.pending > 0) {
         delivery = el("span", { class: "status-bad" }, "⏸ paused: application unreachable since ", time(r.outage.since),
           " (" + duration(Date.parse(o.now) - Date.parse(r.outage.since)) + "); next try in " + duration(r.outage.resume_in_ms));
+      } else if (r.outage) {
+        delivery = el("span", { class: "status-bad" }, "✗ application unreachable at the last attempt (since ", time(r.outage.since), "); nothing pending");
       } else delivery = el("span", { class: "status-ok" }, "✓ delivering");
       let quota = "—";
       if (r.quota_max) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,7 +31,20 @@ const (
 	consoleTimeout = 20 * time.Second
 )
 
-// consoleConfig serves two forward routes in front of app, the console behind basic_auth under
+// closedAddr is a loopback address where nothing listens: an application that cannot be reached.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+// consoleConfig serves two forward routes in front of app, a third in front of nothing (its
+// delivery pauses), the console behind basic_auth under
 // handle_path /console/*, and the same console under route /ops/* with its prefix set.
 func consoleConfig(t *testing.T, app *upstream) string {
 	t.Helper()
@@ -61,6 +75,15 @@ func consoleConfig(t *testing.T, app *upstream) string {
 			}
 		}
 	}
+	handle /c {
+		webhook_gateway {
+			name kyc_c
+			auth none
+			forward http://%[6]s/c {
+				backoff 1s 2s
+			}
+		}
+	}
 	handle_path /console/* {
 		basic_auth {
 			%[4]s %[5]s
@@ -76,7 +99,7 @@ func consoleConfig(t *testing.T, app *upstream) string {
 		}
 	}
 }
-`, site, app.hostPort(), kycASecret, consoleUser, hash)
+`, site, app.hostPort(), kycASecret, consoleUser, hash, closedAddr(t))
 }
 
 // TestConsole drives the operator console in headless Chromium against a real gateway (two
@@ -119,6 +142,9 @@ func TestConsole(t *testing.T) {
 	}
 	sendB("b-1")
 	sendB("b-2")
+	if resp, b := post(t, nil, "/c", nil, []byte(`{"id":"c-1"}`)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("kyc_c: %d %s", resp.StatusCode, b)
+	}
 	deadCount := func(route string) int {
 		var list []map[string]any
 		adminJSON(t, http.MethodGet, "/webhook_gateway/routes/"+route+"/dead_letters", &list)
@@ -278,8 +304,9 @@ func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids m
 	b.text(t, row+" td:nth-child(7)", "3 / 3") // accepted
 	b.text(t, row+" td:nth-child(9)", "6 / 6") // failed: 3 events, 2 attempts each
 	b.text(t, `#routes-table tr[data-route="kyc_b"] td:nth-child(6)`, "✗ 2")
-	b.text(t, "#routes-table", "✓ delivering")
-	b.text(t, "#chart-legend", "failed: 10 in the hour")
+	b.text(t, row+" td:nth-child(10)", "✓ delivering")
+	b.text(t, `#routes-table tr[data-route="kyc_c"] td:nth-child(10)`, "⏸ paused: application unreachable since")
+	b.text(t, "#chart-legend", "accepted: 6 in the hour")
 	b.screenshot(t, "overview")
 
 	// Events: find a-2 by its vendor id (IDWise's eventId, part of the key).
@@ -457,7 +484,7 @@ func testConsoleBasicAuth(t *testing.T, deadID string) {
 		}
 	}
 	resp, _ := consoleRequest(t, http.MethodDelete, "/console/api/routes/kyc_a/dead_letters/"+deadID,
-		map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin", "X-CSRF-Token": token}, "")
+		map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}, `{"csrf_token":"`+token+`"}`)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("DELETE without credentials: %d, want 401", resp.StatusCode)
 	}
@@ -482,21 +509,23 @@ func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
 		}
 		return out
 	}
+	good := `{"csrf_token":"` + token + `"}`
 	refused := []struct {
 		name    string
 		headers map[string]string
+		body    string
 		code    string
 	}{
-		{"cross-origin Origin", with(map[string]string{"Origin": "http://evil.example", "X-CSRF-Token": token}), "cross_origin"},
-		{"cross-site fetch", with(map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": gatewayBase, "X-CSRF-Token": token}), "cross_origin"},
-		{"same-site other origin", with(map[string]string{"Sec-Fetch-Site": "same-site", "X-CSRF-Token": token}), "cross_origin"},
-		{"neither Origin nor Sec-Fetch-Site", with(map[string]string{"X-CSRF-Token": token}), "cross_origin"},
-		{"no token", with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), "csrf_token"},
-		{"forged token", with(map[string]string{"Origin": gatewayBase, "X-CSRF-Token": token[:len(token)-2] + "AA"}), "csrf_token"},
+		{"cross-origin Origin", with(map[string]string{"Origin": "http://evil.example"}), good, "cross_origin"},
+		{"cross-site fetch", with(map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": gatewayBase}), good, "cross_origin"},
+		{"same-site other origin", with(map[string]string{"Sec-Fetch-Site": "same-site"}), good, "cross_origin"},
+		{"neither Origin nor Sec-Fetch-Site", with(nil), good, "cross_origin"},
+		{"no token", with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), `{}`, "csrf_token"},
+		{"forged token", with(map[string]string{"Origin": gatewayBase}), `{"csrf_token":"` + token[:len(token)-2] + `AA"}`, "csrf_token"},
 	}
 	before := app.count()
 	for _, c := range refused {
-		resp, b := consoleRequest(t, http.MethodPost, path, c.headers, "")
+		resp, b := consoleRequest(t, http.MethodPost, path, c.headers, c.body)
 		var p problemBody
 		_ = json.Unmarshal(b, &p)
 		if resp.StatusCode != http.StatusForbidden || p.Code != c.code || resp.Header.Get("Content-Type") != "application/problem+json" {
@@ -515,7 +544,7 @@ func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET of a replay endpoint: %d, want 405", resp.StatusCode)
 	}
-	resp, b := consoleRequest(t, http.MethodPost, path, with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin", "X-CSRF-Token": token}), "")
+	resp, b := consoleRequest(t, http.MethodPost, path, with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), good)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("same-origin replay with its token: %d %s (Cache-Control %q)", resp.StatusCode, b, resp.Header.Get("Cache-Control"))
 	}
