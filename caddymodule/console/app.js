@@ -251,8 +251,8 @@
       if (r.error) delivery = el("span", { class: "status-bad" }, "✗ store error: " + r.error);
       else if (r.mode === "gate") delivery = el("span", {}, "— gate mode: passes requests on");
       else if (r.outage && r.pending > 0) {
-        delivery = el("span", { class: "status-bad" }, "⏸ paused: application unreachable since ", time(r.outage.since),
-          " (" + duration(Date.parse(o.now) - Date.parse(r.outage.since)) + "); next try in " + duration(r.outage.resume_in_ms));
+        delivery = el("span", { class: "status-bad" }, "‖ paused " + duration(Date.parse(o.now) - Date.parse(r.outage.since)) +
+          ": application unreachable since ", time(r.outage.since), "; next try " + (r.outage.resume_in_ms > 0 ? "in " + duration(r.outage.resume_in_ms) : "now"));
       } else if (r.outage) {
         delivery = el("span", { class: "status-bad" }, "✗ application unreachable at the last attempt (since ", time(r.outage.since), "); nothing pending");
       } else delivery = el("span", { class: "status-ok" }, "✓ delivering");

@@ -305,7 +305,10 @@ func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids m
 	b.text(t, row+" td:nth-child(9)", "6 / 6") // failed: 3 events, 2 attempts each
 	b.text(t, `#routes-table tr[data-route="kyc_b"] td:nth-child(6)`, "✗ 2")
 	b.text(t, row+" td:nth-child(10)", "✓ delivering")
-	b.text(t, `#routes-table tr[data-route="kyc_c"] td:nth-child(10)`, "⏸ paused: application unreachable since")
+	paused := b.text(t, `#routes-table tr[data-route="kyc_c"] td:nth-child(10)`, ": application unreachable since")
+	if !strings.HasPrefix(paused, "‖ paused ") {
+		t.Errorf("kyc_c's delivery reads %q, want it paused", paused)
+	}
 	b.text(t, "#chart-legend", "accepted: 6 in the hour")
 	b.screenshot(t, "overview")
 
