@@ -37,8 +37,12 @@ import (
 // Bounds of a console search by text: it reads at most consoleSearchPages pages of the
 // history (1,000 events each) per call, then answers what it found with a cursor to go on.
 const (
-	consoleSearchPages = 10
-	consoleSearchLimit = 100
+	consoleSearchPages  = 10
+	consoleSearchLimit  = 100
+	consoleSearchBudget = 4 * time.Second
+	// consoleCountTimeout bounds counting a range before a bulk replay; a count that runs out
+	// of time is answered as a lower bound ("complete": false).
+	consoleCountTimeout = 30 * time.Second
 	// consoleReplayAllTimeout bounds one "replay all" click; what is left is replayed by the next.
 	consoleReplayAllTimeout = 30 * time.Second
 	maxConsoleBody          = 4 << 10
@@ -238,6 +242,7 @@ func consoleEvents(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 	want := delivery.HeaderSafe(text)
 	out := consoleEventPage{eventPage: eventPage{Events: []delivery.EventInfo{}}}
 	cursor := q.Cursor
+	start := time.Now()
 	for range consoleSearchPages {
 		page, next, err := rt.queue.Events(ctx, delivery.EventQuery{Since: q.Since, Until: q.Until, Status: q.Status, Limit: 1000, Cursor: cursor})
 		if err != nil {
@@ -250,7 +255,8 @@ func consoleEvents(ctx context.Context, w http.ResponseWriter, r *http.Request, 
 			}
 		}
 		cursor = next
-		if cursor == "" || len(out.Events) >= limit {
+		// Stop while the request's deadline leaves room for one more page's budget.
+		if cursor == "" || len(out.Events) >= limit || time.Since(start) > consoleSearchBudget {
 			break
 		}
 	}
@@ -267,7 +273,9 @@ func consoleCount(ctx context.Context, w http.ResponseWriter, r *http.Request, r
 	if q.Since.IsZero() {
 		return apiError(http.StatusBadRequest, "since is required (a range replay needs it)")
 	}
-	n, complete, err := rt.queue.CountEvents(ctx, q.Since, q.Until, q.Status)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), consoleCountTimeout)
+	defer cancel()
+	n, complete, err := rt.queue.CountEvents(cctx, q.Since, q.Until, q.Status)
 	if err != nil {
 		return apiError(http.StatusServiceUnavailable, err.Error())
 	}

@@ -21,6 +21,9 @@ func (r *Queue) CountEvents(ctx context.Context, since, until time.Time, status 
 	cursor := ""
 	for n < maxReplayRange {
 		page, next, err := r.Events(ctx, EventQuery{Since: since, Until: until, Status: status, Limit: maxEventPage, Cursor: cursor})
+		if err != nil && ctx.Err() != nil {
+			return n, false, nil // out of time: n is what was counted so far
+		}
 		if err != nil {
 			return n, false, err
 		}
