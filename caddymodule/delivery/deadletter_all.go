@@ -77,7 +77,11 @@ func (r *Queue) ReplayAllDeadLetters(ctx context.Context, includeQuarantined boo
 			res.More = true
 			return res, nil
 		}
-		err := r.Replay(ctx, id)
+		// The caller's deadline gates only the start of a replay: one that has started finishes
+		// (its copy is stored and its dead letter removed), or a next call would send it twice.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), apiTimeout)
+		err := r.Replay(rctx, id)
+		cancel()
 		if IsNotFound(err) {
 			continue // replayed or deleted by someone else since it was listed
 		}
