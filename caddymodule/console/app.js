@@ -572,7 +572,8 @@
       el("div", { class: "actions" },
         el("button", { type: "button", class: "primary", id: "replay-dead", onclick: () => replayDead(route, d.id).then(() => navigate(back)).catch(fail) }, "Replay"),
         el("button", { type: "button", class: "danger", id: "delete-dead", onclick: () => deleteDead(route, d.id).then((ok) => { if (ok) navigate(back); }).catch(fail) }, "Delete"),
-        el("a", { href: "#/event/" + encodeURIComponent(route) + "/" + encodeURIComponent(d.id) }, "Open the event in the history")),
+        // A quarantined event was never queued, so it has no entry in the history.
+        d.reason === "schema" ? null : el("a", { href: "#/event/" + encodeURIComponent(route) + "/" + encodeURIComponent(d.id) }, "Open the event in the history")),
       el("h3", {}, "Body" + (d.content_type ? " (" + d.content_type + ")" : "")),
       el("pre", { id: "dead-body", tabindex: "0", "aria-label": "Dead letter body" }, pretty(d.body)));
   }
