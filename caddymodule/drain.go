@@ -31,7 +31,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 	logger := caddy.Log().Named("webhook_gateway.drain")
 	cfg := delivery.QueueConfig{
 		Name:        name,
-		DedupWindow: defaultDedupWindow,
+		DedupWindow: delivery.DefaultDedupWindow,
 		Logger:      logger,
 		Observer:    observer{},
 		Forward:     &delivery.Policy{URL: url},

@@ -22,8 +22,7 @@ import (
 
 // Defaults of the handler's config.
 const (
-	defaultMaxBody     = 1 << 20
-	defaultDedupWindow = 24 * time.Hour
+	defaultMaxBody = 1 << 20
 	// bodyHashKey is the idempotency key of last resort.
 	bodyHashKey = "sha256:{webhook.body_sha256}"
 	// onInvalidQuarantine is the on_invalid value that keeps a body that failed
@@ -322,7 +321,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		h.window = preset.DedupWindow
 	}
 	if h.window == 0 {
-		h.window = defaultDedupWindow
+		h.window = delivery.DefaultDedupWindow
 	}
 
 	h.ack = ackResponse{status: http.StatusOK, contentType: "application/json", body: []byte(`{"success":true}`)}

@@ -17,9 +17,6 @@ import (
 // releases it, so the queue and the dedup cache survive a reload.
 var routes = caddy.NewUsagePool()
 
-// dedupCacheKeys is the size of each route's in-process dedup tier.
-const dedupCacheKeys = 100_000
-
 // routeState is the state of one route that outlives a config: the pooled value.
 type routeState struct {
 	name    string
@@ -39,7 +36,7 @@ func newRouteState(store *delivery.Store, name string, cfg delivery.QueueConfig)
 	if err != nil {
 		return nil, err
 	}
-	tier, err := dedup.New(dedupCacheKeys)
+	tier, err := dedup.New(dedup.DefaultCacheKeys)
 	if err != nil {
 		_ = r.Close()
 		return nil, err
