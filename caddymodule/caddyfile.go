@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -122,11 +121,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			for _, a := range args {
-				if _, perr := caddyhttp.CIDRExpressionToPrefix(a); perr != nil {
-					return d.Errf("allow_ips: invalid IP or CIDR '%s'", a)
-				}
-			}
 			h.AllowIPs = append(h.AllowIPs, args...)
 		case "auth":
 			a, aerr := parseAuthLine(d)
@@ -141,9 +135,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "schema":
 			err = parseOneArg(d, &h.Schema)
 		case "on_invalid":
-			if err = parseOneArg(d, &h.OnInvalid); err == nil && h.OnInvalid != "reject" && h.OnInvalid != "quarantine" {
-				return d.Errf("on_invalid: invalid value '%s' (want reject or quarantine)", h.OnInvalid)
-			}
+			err = parseOneArg(d, &h.OnInvalid)
 		case "idempotency_key":
 			h.IdempotencyKey = d.RemainingArgs()
 			if len(h.IdempotencyKey) == 0 {
@@ -171,14 +163,11 @@ func (h *Handler) parseAck(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	status, err := strconv.Atoi(args[0])
-	if err != nil || status < 200 || status > 299 {
-		return d.Errf("ack: invalid status '%s' (want 200-299)", args[0])
+	if err != nil {
+		return d.Errf("ack: invalid status '%s' (want a number, 200-299)", args[0])
 	}
 	h.Ack = &AckConfig{Status: status}
 	if len(args) == 2 {
-		if !json.Valid([]byte(args[1])) {
-			return d.Errf("ack: body is not valid JSON")
-		}
 		h.Ack.Body = args[1]
 	}
 	return nil
@@ -192,11 +181,6 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 	f.URL = d.Val()
 	if d.NextArg() {
 		return d.ArgErr()
-	}
-	if !hasPlaceholder(f.URL) {
-		if err := checkForwardURL(f.URL); err != nil {
-			return d.Err(err.Error())
-		}
 	}
 	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
@@ -219,8 +203,8 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			var s string
 			if err = parseOneArg(d, &s); err == nil {
 				dur, perr := caddy.ParseDuration(s)
-				if perr != nil || dur < 0 {
-					return d.Errf("forward retain: invalid duration '%s' (want 0 or more)", s)
+				if perr != nil {
+					return d.Errf("forward retain: invalid duration '%s'", s)
 				}
 				v := caddy.Duration(dur)
 				f.Retain = &v
@@ -232,18 +216,14 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			lo, err1 := caddy.ParseDuration(args[0])
 			hi, err2 := caddy.ParseDuration(args[1])
-			if err1 != nil || err2 != nil || lo <= 0 || hi < lo {
-				return d.Errf("forward backoff: invalid range '%s' '%s' (want <min> <max>, 0 < min <= max)", args[0], args[1])
+			if err1 != nil || err2 != nil || lo <= 0 || hi <= 0 {
+				return d.Errf("forward backoff: invalid durations '%s' '%s' (want <min> <max>, both positive)", args[0], args[1])
 			}
 			f.BackoffMin, f.BackoffMax = caddy.Duration(lo), caddy.Duration(hi)
 		case "concurrency":
 			err = parsePositiveInt(d, &f.Concurrency)
 		case "rate":
-			if err = parseOneArg(d, &f.Rate); err == nil {
-				if _, rerr := parseRate(f.Rate); rerr != nil {
-					return d.Errf("forward rate: %v", rerr)
-				}
-			}
+			err = parseOneArg(d, &f.Rate)
 		case "dead_letter_on":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -251,8 +231,8 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			for _, a := range args {
 				code, cerr := strconv.Atoi(a)
-				if cerr != nil || code < 100 || code > 599 {
-					return d.Errf("forward dead_letter_on: invalid status '%s'", a)
+				if cerr != nil {
+					return d.Errf("forward dead_letter_on: invalid status '%s' (want a number)", a)
 				}
 				f.DeadLetterOn = append(f.DeadLetterOn, code)
 			}

@@ -114,9 +114,6 @@ func parseJWTBlock(d *caddyfile.Dispenser, j *auth.JWTConfig) error {
 			return err
 		}
 	}
-	if j.Issuer == "" && j.JWKSURL == "" {
-		return d.Errf("auth jwt: issuer or jwks_url is required")
-	}
 	return nil
 }
 

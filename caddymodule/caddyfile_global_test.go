@@ -61,7 +61,6 @@ func TestAppUnmarshalCaddyfileErrors(t *testing.T) {
 		"webhook_gateway {\n store s3\n}":                                 "store: unknown store 's3'",
 		"webhook_gateway {\n store embedded /a /b\n}":                     "wrong argument count",
 		"webhook_gateway {\n store nats\n}":                               "store nats: at least one URL is required",
-		"webhook_gateway {\n store nats nats://a {\n replicas 9\n }\n}":   "store nats replicas: invalid count '9'",
 		"webhook_gateway {\n store nats nats://a {\n replicas x\n }\n}":   "store nats replicas: invalid count 'x'",
 		"webhook_gateway {\n store nats nats://a {\n listen :4222\n }\n}": "store nats: unrecognized subdirective 'listen'",
 		"webhook_gateway {\n store embedded {\n creds /c\n }\n}":          "store embedded: unrecognized subdirective 'creds'",
