@@ -7,7 +7,6 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 )
 
 func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -94,14 +93,11 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
+	once := onceChecker("webhook_gateway", "auth", "allow_ips")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
-		if sub != "auth" && sub != "allow_ips" {
-			if seen[sub] {
-				return d.Errf("duplicate subdirective '%s'", sub)
-			}
-			seen[sub] = true
+		if err := once(d, sub); err != nil {
+			return err
 		}
 		var err error
 		switch sub {
@@ -182,14 +178,11 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
+	once := onceChecker("forward", "header_up")
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		sub := d.Val()
-		if sub != "header_up" {
-			if seen[sub] {
-				return d.Errf("forward: duplicate subdirective '%s'", sub)
-			}
-			seen[sub] = true
+		if err := once(d, sub); err != nil {
+			return err
 		}
 		var err error
 		switch sub {
@@ -257,62 +250,6 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 		}
 	}
 	h.Forward = f
-	return nil
-}
-
-// parseOneArg reads exactly one argument of the current subdirective.
-func parseOneArg(d *caddyfile.Dispenser, dst *string) error {
-	sub := d.Val()
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s: takes one argument", sub)
-	}
-	return nil
-}
-
-func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur <= 0 {
-		return d.Errf("%s: invalid duration '%s'", sub, s)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-// parseSize reads one size argument such as 256KB or 2GiB; it must be positive.
-func parseSize(d *caddyfile.Dispenser, dst *int64) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	size, err := humanize.ParseBytes(s)
-	if err != nil || size == 0 || size > 1<<62 {
-		return d.Errf("%s: invalid size '%s'", sub, s)
-	}
-	*dst = int64(size)
-	return nil
-}
-
-func parsePositiveInt(d *caddyfile.Dispenser, dst *int) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return d.Errf("%s: invalid number '%s' (want a positive integer)", sub, s)
-	}
-	*dst = n
 	return nil
 }
 

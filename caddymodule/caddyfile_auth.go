@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
@@ -197,42 +196,5 @@ func parseHMACBlock(d *caddyfile.Dispenser, c *auth.HMACConfig) error {
 			return err
 		}
 	}
-	return nil
-}
-
-// onceChecker returns a check that rejects a second occurrence of a
-// subdirective in one block, except for the repeatable ones.
-func onceChecker(block string, repeatable ...string) func(d *caddyfile.Dispenser, sub string) error {
-	seen := map[string]bool{}
-	return func(d *caddyfile.Dispenser, sub string) error {
-		for _, r := range repeatable {
-			if sub == r {
-				return nil
-			}
-		}
-		if seen[sub] {
-			return d.Errf("%s: duplicate subdirective '%s'", block, sub)
-		}
-		seen[sub] = true
-		return nil
-	}
-}
-
-// parseArgs reads one or more arguments of the current subdirective.
-func parseArgs(d *caddyfile.Dispenser, dst *[]string) error {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.ArgErr()
-	}
-	*dst = args
-	return nil
-}
-
-func parseStdDuration(d *caddyfile.Dispenser, dst *auth.Duration) error {
-	var cd caddy.Duration
-	if err := parseDuration(d, &cd); err != nil {
-		return err
-	}
-	*dst = auth.Duration(cd)
 	return nil
 }

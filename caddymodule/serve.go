@@ -187,7 +187,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	if quarantine {
-		dup, err := rt.queue.Quarantine(sctx, keyHash, ev, violationText(violations))
+		dup, err := rt.queue.Quarantine(sctx, keyHash, ev, schemas.Text(violations))
 		if err != nil {
 			return h.storeFailed(w, r, start, err)
 		}
@@ -471,17 +471,4 @@ func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriterWrapper.ReadFrom(r)
-}
-
-func violationText(vs []schemas.Violation) string {
-	var b bytes.Buffer
-	for i, v := range vs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(v.Path)
-		b.WriteString(": ")
-		b.WriteString(v.Message)
-	}
-	return b.String()
 }
