@@ -93,16 +93,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	once := onceChecker("webhook_gateway", "auth", "allow_ips")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if err := once(d, sub); err != nil {
-			return err
-		}
-		var err error
+	return parseBlock(d, "webhook_gateway", []string{"auth", "allow_ips"}, func(sub string) error {
 		switch sub {
 		case "name":
-			err = parseOneArg(d, &h.Name)
+			return parseOneArg(d, &h.Name)
 		case "vendor":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
@@ -125,32 +119,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Auth = append(h.Auth, a)
 		case "max_body":
-			err = parseSize(d, &h.MaxBody)
+			return parseSize(d, &h.MaxBody)
 		case "body_timeout":
-			err = parseDuration(d, &h.BodyTimeout)
+			return parseDuration(d, &h.BodyTimeout)
 		case "schema":
-			err = parseOneArg(d, &h.Schema)
+			return parseOneArg(d, &h.Schema)
 		case "on_invalid":
-			err = parseOneArg(d, &h.OnInvalid)
+			return parseOneArg(d, &h.OnInvalid)
 		case "idempotency_key":
 			h.IdempotencyKey = d.RemainingArgs()
 			if len(h.IdempotencyKey) == 0 {
 				return d.ArgErr()
 			}
 		case "dedup_window":
-			err = parseDuration(d, &h.DedupWindow)
+			return parseDuration(d, &h.DedupWindow)
 		case "ack":
-			err = h.parseAck(d)
+			return h.parseAck(d)
 		case "forward":
-			err = h.parseForward(d)
+			return h.parseForward(d)
 		default:
-			return d.Errf("unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (h *Handler) parseAck(d *caddyfile.Dispenser) error {
@@ -178,30 +169,25 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	once := onceChecker("forward", "header_up")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if err := once(d, sub); err != nil {
-			return err
-		}
-		var err error
+	if err := parseBlock(d, "forward", []string{"header_up"}, func(sub string) error {
 		switch sub {
 		case "timeout":
-			err = parseDuration(d, &f.Timeout)
+			return parseDuration(d, &f.Timeout)
 		case "max_attempts":
-			err = parsePositiveInt(d, &f.MaxAttempts)
+			return parsePositiveInt(d, &f.MaxAttempts)
 		case "max_age":
-			err = parseDuration(d, &f.MaxAge)
+			return parseDuration(d, &f.MaxAge)
 		case "retain":
 			var s string
-			if err = parseOneArg(d, &s); err == nil {
-				dur, perr := caddy.ParseDuration(s)
-				if perr != nil {
-					return d.Errf("forward retain: invalid duration '%s'", s)
-				}
-				v := caddy.Duration(dur)
-				f.Retain = &v
+			if err := parseOneArg(d, &s); err != nil {
+				return err
 			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil {
+				return d.Errf("forward retain: invalid duration '%s'", s)
+			}
+			v := caddy.Duration(dur)
+			f.Retain = &v
 		case "backoff":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
@@ -214,9 +200,9 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			f.BackoffMin, f.BackoffMax = caddy.Duration(lo), caddy.Duration(hi)
 		case "concurrency":
-			err = parsePositiveInt(d, &f.Concurrency)
+			return parsePositiveInt(d, &f.Concurrency)
 		case "rate":
-			err = parseOneArg(d, &f.Rate)
+			return parseOneArg(d, &f.Rate)
 		case "dead_letter_on":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -239,15 +225,15 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			f.HeaderUp[args[0]] = args[1]
 		case "sign":
-			err = parseOneArg(d, &f.Sign)
+			return parseOneArg(d, &f.Sign)
 		case "max_queue":
-			err = parseSize(d, &f.MaxQueue)
+			return parseSize(d, &f.MaxQueue)
 		default:
-			return d.Errf("forward: unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	h.Forward = f
 	return nil

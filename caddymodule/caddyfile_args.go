@@ -5,6 +5,7 @@ package caddymodule
 // Provision's and Validate's (docs/architecture.md, "Config checks").
 
 import (
+	"errors"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
@@ -13,6 +14,29 @@ import (
 
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 )
+
+// errUnknownSubdirective is what a parseBlock function returns for a name it does not know.
+var errUnknownSubdirective = errors.New("unrecognized subdirective")
+
+// parseBlock calls fn for each subdirective of the current block. A name fn does not know
+// (errUnknownSubdirective), or a second occurrence of one that is not repeatable, is an error
+// that names the block.
+func parseBlock(d *caddyfile.Dispenser, block string, repeatable []string, fn func(sub string) error) error {
+	once := onceChecker(block, repeatable...)
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		sub := d.Val()
+		if err := once(d, sub); err != nil {
+			return err
+		}
+		if err := fn(sub); err != nil {
+			if errors.Is(err, errUnknownSubdirective) {
+				return d.Errf("%s: unrecognized subdirective '%s'", block, sub)
+			}
+			return err
+		}
+	}
+	return nil
+}
 
 // onceChecker returns a check that rejects a second occurrence of a
 // subdirective in one block, except for the repeatable ones.
