@@ -88,45 +88,42 @@ func parseOneArg(d *caddyfile.Dispenser, dst *string) error {
 	return nil
 }
 
+// parseValue reads one argument and converts it with conv, which reports whether the text is a
+// valid value; the error names the subdirective, the kind of value (what) and the text.
+func parseValue[T any](d *caddyfile.Dispenser, dst *T, what string, conv func(string) (T, bool)) error {
+	sub := d.Val()
+	var s string
+	if err := parseOneArg(d, &s); err != nil {
+		return err
+	}
+	v, ok := conv(s)
+	if !ok {
+		return d.Errf("%s: invalid %s '%s'", sub, what, s)
+	}
+	*dst = v
+	return nil
+}
+
+// parseDuration reads one positive duration, such as 30s or 1d.
 func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur <= 0 {
-		return d.Errf("%s: invalid duration '%s'", sub, s)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
+	return parseValue(d, dst, "duration", func(s string) (caddy.Duration, bool) {
+		dur, err := caddy.ParseDuration(s)
+		return caddy.Duration(dur), err == nil && dur > 0
+	})
 }
 
-// parseSize reads one size argument such as 256KB or 2GiB; it must be positive.
+// parseSize reads one positive size, such as 256KB or 2GiB.
 func parseSize(d *caddyfile.Dispenser, dst *int64) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	size, err := humanize.ParseBytes(s)
-	if err != nil || size == 0 || size > 1<<62 {
-		return d.Errf("%s: invalid size '%s'", sub, s)
-	}
-	*dst = int64(size)
-	return nil
+	return parseValue(d, dst, "size", func(s string) (int64, bool) {
+		size, err := humanize.ParseBytes(s)
+		return int64(size), err == nil && size > 0 && size <= 1<<62
+	})
 }
 
+// parsePositiveInt reads one integer above zero.
 func parsePositiveInt(d *caddyfile.Dispenser, dst *int) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return d.Errf("%s: invalid number '%s' (want a positive integer)", sub, s)
-	}
-	*dst = n
-	return nil
+	return parseValue(d, dst, "number", func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		return n, err == nil && n > 0
+	})
 }
