@@ -5,6 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestAttachOrphan: a route's queue left behind under an old name (events
@@ -15,7 +17,7 @@ func TestAttachOrphan(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	var ok atomic.Bool
 	var got atomic.Int64
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		if ok.Load() {
 			got.Add(1)
 			w.WriteHeader(http.StatusOK)
@@ -31,7 +33,7 @@ func TestAttachOrphan(t *testing.T) {
 	if _, err := old.Accept(testCtx(t), "kdead", event("01JATT00000000000000000001")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the dead letter", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the dead letter", func() bool {
 		st, err := old.Stats(testCtx(t))
 		return err == nil && st.Dead == 1
 	})
@@ -64,7 +66,7 @@ func TestAttachOrphan(t *testing.T) {
 	if res.Events != 2 || res.Keys != 1 || res.DeadLetters != 1 || res.Duplicates != 0 {
 		t.Fatalf("attach: %+v", res)
 	}
-	waitFor(t, 10*time.Second, "both events delivered", func() bool { return got.Load() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "both events delivered", func() bool { return got.Load() == 2 })
 	if dup, err := target.Accept(testCtx(t), "kdead", event("01JATT00000000000000000009")); err != nil || !dup {
 		t.Fatalf("the dead-lettered key is not a duplicate in the new route: dup %v, %v", dup, err)
 	}
