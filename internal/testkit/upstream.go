@@ -156,33 +156,37 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request) {
 	if respond == nil {
 		respond = Status(http.StatusOK)
 	}
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, u: u, i: n - 1}
 	respond(sw, r, n)
-	if sw.status == 0 {
-		sw.status = http.StatusOK // the handler wrote nothing: net/http answers 200
-	}
-	u.mu.Lock()
-	u.requests[n-1].Status = sw.status
-	u.mu.Unlock()
+	sw.record(http.StatusOK) // the Responder wrote nothing: net/http answers 200
 }
 
-// statusWriter keeps the status a Responder wrote.
+// statusWriter records the status a Responder writes before it is sent, so
+// that a sender that has its answer finds it in the record.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
+	u       *Upstream
+	i       int
+	written bool
+}
+
+func (w *statusWriter) record(code int) {
+	if w.written {
+		return
+	}
+	w.written = true
+	w.u.mu.Lock()
+	w.u.requests[w.i].Status = code
+	w.u.mu.Unlock()
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 {
-		w.status = code
-	}
+	w.record(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
+	w.record(http.StatusOK)
 	return w.ResponseWriter.Write(b)
 }
 
@@ -191,4 +195,20 @@ func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}
+}
+
+// Delivered groups the requests the upstream answered 2xx by the value of
+// header (the idempotency key, say): what the application took, and how
+// often.
+func (u *Upstream) Delivered(header string) map[string][]Request {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	out := map[string][]Request{}
+	for _, r := range u.requests {
+		if r.Status >= 200 && r.Status < 300 {
+			k := r.Header.Get(header)
+			out[k] = append(out[k], r)
+		}
+	}
+	return out
 }

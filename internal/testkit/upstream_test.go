@@ -78,3 +78,29 @@ func TestUpstreamDelay(t *testing.T) {
 		t.Fatalf("answered after %v, want at least the 200ms delay", took)
 	}
 }
+
+func TestUpstreamDelivered(t *testing.T) {
+	u := NewUpstream(t, StatusBy(func(_ int, r *http.Request) int {
+		if r.Header.Get("X-Fail") != "" {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}))
+	c := &http.Client{Timeout: 5 * time.Second}
+	for _, h := range [][2]string{{"a", ""}, {"a", ""}, {"b", "yes"}, {"c", ""}} {
+		req, _ := http.NewRequest(http.MethodPost, u.URL, strings.NewReader("{}"))
+		req.Header.Set("X-Key", h[0])
+		if h[1] != "" {
+			req.Header.Set("X-Fail", h[1])
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+	}
+	got := u.Delivered("X-Key")
+	if len(got) != 2 || len(got["a"]) != 2 || len(got["c"]) != 1 || got["b"] != nil {
+		t.Fatalf("delivered %v: want a twice and c once (b was answered 500)", got)
+	}
+}
