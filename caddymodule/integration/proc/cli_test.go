@@ -11,9 +11,8 @@ import (
 
 // TestCLI runs `caddy webhook …` against a running gateway's admin endpoint.
 func TestCLI(t *testing.T) {
-	skipShort(t)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
 	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
 	led := newLedger()

@@ -12,14 +12,13 @@ import (
 // and every re-send is answered as a duplicate. It logs the rates reached; no
 // time is asserted.
 func TestLoad64Senders(t *testing.T) {
-	skipShort(t)
 	const (
 		events  = 10_000
 		senders = 64
 		unique  = events - events/10
 	)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
 	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
 

@@ -11,9 +11,8 @@ import (
 // app has opened the store. Those requests must wait for it and be acked, not
 // get a 503: a vendor that never retries (Attestr) would lose the event.
 func TestNoUnavailableAtStartup(t *testing.T) {
-	skipShort(t)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
 	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
 	led := newLedger()
