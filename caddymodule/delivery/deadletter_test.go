@@ -3,7 +3,6 @@ package delivery
 import (
 	"errors"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,14 +11,7 @@ import (
 
 func TestDeadLetterAdmin(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	var healthy atomic.Bool
-	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		if healthy.Load() {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusInternalServerError)
-	})
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusInternalServerError)) // until the replay
 	p := policy(up.URL)
 	p.MaxAttempts = 1
 	r := newRoute(t, s, QueueConfig{Forward: p})
@@ -78,7 +70,7 @@ func TestDeadLetterAdmin(t *testing.T) {
 		}
 	})
 	t.Run("replay", func(t *testing.T) {
-		healthy.Store(true)
+		up.SetRespond(testkit.Status(http.StatusOK))
 		before := up.Count()
 		if err := r.Replay(testCtx(t), ids[1]); err != nil {
 			t.Fatal(err)

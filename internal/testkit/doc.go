@@ -1,8 +1,8 @@
 // Package testkit holds the helpers the tests of this module share, so that
 // each exists once: a recording upstream (the application behind the
 // gateway), a test identity provider (OpenID discovery and a JWKS), a
-// standalone nats-server, free loopback ports, polling, and the guard that
-// skips slow tests under -short. It is a normal package that only _test.go
+// standalone nats-server, free loopback ports, polling, a hand-moved clock,
+// and the guard that skips slow tests under -short. It is a normal package that only _test.go
 // files import, as river's internal/riverinternaltest is.
 //
 // Everything listens on 127.0.0.1 on a port the kernel picks, and stops when
@@ -30,6 +30,8 @@
 //     a process or server that must be told its port before it starts.
 //   - [WaitFor] (wait.go) polls a condition until it holds or a deadline
 //     passes.
+//   - [Clock] (clock.go) is a clock the test moves by hand, for code that
+//     takes a Now option (token lifetimes, JWKS refresh, dedup windows).
 //   - [SkipShort] (short.go) is the one -short guard: a test that starts
 //     Caddy, a process or a cluster, or waits out real time, calls it (the
 //     harness entry points of each package call it for their tests).

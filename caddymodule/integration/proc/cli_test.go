@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -14,7 +13,7 @@ func TestCLI(t *testing.T) {
 	app := newApp(t)
 	app.Up()
 	gw := newGateway(t, "gateway")
-	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
+	gw.start(embeddedConfig(t, app))
 	led := newLedger()
 	snd := newSender(1, led)
 	defer snd.close()

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -14,7 +13,7 @@ func TestCrashSafety(t *testing.T) {
 	const n = 1200
 	app := newApp(t) // down
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	gw.start(cfg)
 	firstStart := time.Now()
 
@@ -85,7 +84,7 @@ func TestGracefulRestart(t *testing.T) {
 	app.SetDelay(300 * time.Millisecond) // shorter than drain_timeout 2s
 	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	gw.start(cfg)
 
 	led := newLedger()

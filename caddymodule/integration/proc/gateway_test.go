@@ -24,6 +24,12 @@ type gwConfig struct {
 	concurrency int    // forward concurrency; 0 means 16
 }
 
+// embeddedConfig is a gateway on its own embedded store (in a temporary
+// directory) that forwards to a.
+func embeddedConfig(t *testing.T, a *app) gwConfig {
+	return gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: a.url()}
+}
+
 // gateway is one gateway process: the binary TestMain built, run on a
 // Caddyfile in its own directory with its own XDG dirs, site port and admin
 // port. Restarts reuse the directory, the ports and the log file.

@@ -2,6 +2,7 @@ package proc
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -55,26 +56,13 @@ func (l *ledger) record(id string, r result) {
 func (l *ledger) sets() (sent, acked map[string]bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	sent = make(map[string]bool, len(l.sent))
-	for k := range l.sent {
-		sent[k] = true
-	}
-	acked = make(map[string]bool, len(l.acked))
-	for k := range l.acked {
-		acked[k] = true
-	}
-	return sent, acked
+	return maps.Clone(l.sent), maps.Clone(l.acked)
 }
 
 func (l *ledger) ackedIDs() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ids := make([]string, 0, len(l.acked))
-	for id := range l.acked {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
+	return slices.Sorted(maps.Keys(l.acked))
 }
 
 func (l *ledger) ackedCount() int {
@@ -86,11 +74,7 @@ func (l *ledger) ackedCount() int {
 func (l *ledger) summary() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	codes := make([]int, 0, len(l.byStatus))
-	for c := range l.byStatus {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
+	codes := slices.Sorted(maps.Keys(l.byStatus))
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d events sent, %d acked; answers:", len(l.sent), len(l.acked))
 	for _, c := range codes {

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -20,7 +19,7 @@ func TestLoad64Senders(t *testing.T) {
 	app := newApp(t)
 	app.Up()
 	gw := newGateway(t, "gateway")
-	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
+	gw.start(embeddedConfig(t, app))
 
 	led := newLedger()
 	snd := newSender(senders, led)

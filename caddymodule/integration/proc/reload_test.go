@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,7 +22,8 @@ func TestReloadUnderLoad(t *testing.T) {
 	app.SetDelay(2 * time.Millisecond)
 	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url(), concurrency: 8}
+	cfg := embeddedConfig(t, app)
+	cfg.concurrency = 8
 	gw.start(cfg)
 
 	led := newLedger()

@@ -2,7 +2,6 @@ package proc
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 )
 
@@ -14,7 +13,7 @@ func TestNoUnavailableAtStartup(t *testing.T) {
 	app := newApp(t)
 	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	led := newLedger()
 	snd := newSender(1, led)
 	defer snd.close()
