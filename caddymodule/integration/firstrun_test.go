@@ -66,17 +66,14 @@ type routeStats struct {
 func TestQueueStatsMoveDuringDrain(t *testing.T) {
 	up := testkit.NewUpstream(t, nil)
 	up.SetDelay(10 * time.Millisecond)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name drain
-		vendor idwise
-		auth none
-		forward %s {
-			concurrency 2
-		}
-	}
-}
-`, up.URL))
+	startRoute(t,
+		"name drain",
+		"vendor idwise",
+		"auth none",
+		"forward "+up.URL+" {",
+		"\tconcurrency 2",
+		"}",
+	)
 	const events = 300
 	for i := range events {
 		resp, body := post(t, nil, "/", nil, idwiseEvent(fmt.Sprintf("drain-%d", i)))

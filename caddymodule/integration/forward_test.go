@@ -130,17 +130,14 @@ func TestForwardAckIndependentOfApp(t *testing.T) {
 func TestForwardedRequest(t *testing.T) {
 	up := testkit.NewUpstream(t, nil)
 	secret := "whsec_" + "dGVzdC1zaWduaW5nLXNlY3JldC0wMTIzNDU2Nzg5"
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		vendor idwise
-		auth basic idwise {env.WEBHOOK_TEST_SECRET}
-		forward %s/events {
-			header_up X-Tenant acme
-			sign %s
-		}
-	}
-}
-`, up.URL, secret))
+	startRoute(t,
+		"vendor idwise",
+		"auth basic idwise {env.WEBHOOK_TEST_SECRET}",
+		"forward "+up.URL+"/events {",
+		"\theader_up X-Tenant acme",
+		"\tsign "+secret,
+		"}",
+	)
 	body := idwiseEvent("fwd-1")
 	resp, _ := post(t, nil, "/", map[string]string{
 		"Authorization": basicHeader("idwise", "test-secret"),
@@ -202,18 +199,15 @@ func TestDeadLetterAndReplay(t *testing.T) {
 	app := newSwitchableApp(t)
 	app.SetRespond(testkit.Status(http.StatusInternalServerError))
 	app.Up()
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name dlq
-		vendor idwise
-		auth none
-		forward http://%s/events {
-			max_attempts 3
-			backoff 20ms 100ms
-		}
-	}
-}
-`, app.HostPort()))
+	startRoute(t,
+		"name dlq",
+		"vendor idwise",
+		"auth none",
+		"forward http://"+app.HostPort()+"/events {",
+		"\tmax_attempts 3",
+		"\tbackoff 20ms 100ms",
+		"}",
+	)
 	resp, _ := post(t, nil, "/", nil, idwiseEvent("dead-1"))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
@@ -272,16 +266,13 @@ func TestDeadLetterAndReplay(t *testing.T) {
 // kept with the dead letters, and never delivered.
 func TestQuarantine(t *testing.T) {
 	up := testkit.NewUpstream(t, nil)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name quarantine
-		vendor attestr
-		auth none
-		on_invalid quarantine
-		forward %s
-	}
-}
-`, up.URL))
+	startRoute(t,
+		"name quarantine",
+		"vendor attestr",
+		"auth none",
+		"on_invalid quarantine",
+		"forward "+up.URL,
+	)
 	resp, _ := post(t, nil, "/", nil, []byte(`{"event":"flowx.completed","payload":{"tag":"no-id"}}`))
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d, want the ack", resp.StatusCode)
@@ -418,15 +409,12 @@ func TestStoreUnavailable(t *testing.T) {
 // TestMetrics: the collectors are in Caddy's registry at the admin endpoint.
 func TestMetrics(t *testing.T) {
 	up := testkit.NewUpstream(t, nil)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name metrics
-		vendor idwise
-		auth none
-		forward %s
-	}
-}
-`, up.URL))
+	startRoute(t,
+		"name metrics",
+		"vendor idwise",
+		"auth none",
+		"forward "+up.URL,
+	)
 	post(t, nil, "/", nil, idwiseEvent("m-1"))
 	post(t, nil, "/", nil, idwiseEvent("m-1"))
 	post(t, nil, "/", map[string]string{"Content-Type": "text/plain"}, idwiseEvent("m-2"))

@@ -72,12 +72,24 @@ func startCaddy(t *testing.T, globalExtra, sites string) *caddytest.Tester {
 	return tester
 }
 
-// startGateRoute starts Caddy with a single gate-mode route in front of up;
-// subdirectives are the lines of the webhook_gateway block.
-func startGateRoute(t *testing.T, up *testkit.Upstream, subdirectives ...string) {
+// startRoute starts Caddy with a single route at the site root on the
+// test's embedded store; lines are the lines of its webhook_gateway block
+// (a forward-mode route has its forward line among them).
+func startRoute(t *testing.T, lines ...string) {
 	t.Helper()
-	block := "\t\t" + strings.Join(subdirectives, "\n\t\t")
-	startCaddy(t, storeOption(t), fmt.Sprintf("%s {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", site, block, up.HostPort()))
+	startCaddy(t, storeOption(t), routeSite(lines, ""))
+}
+
+// startGateRoute starts Caddy with a single gate-mode route in front of up;
+// lines are the lines of the webhook_gateway block.
+func startGateRoute(t *testing.T, up *testkit.Upstream, lines ...string) {
+	t.Helper()
+	startCaddy(t, storeOption(t), routeSite(lines, "\treverse_proxy "+up.HostPort()+"\n"))
+}
+
+// routeSite is the site block of one webhook_gateway block, then next.
+func routeSite(lines []string, next string) string {
+	return fmt.Sprintf("%s {\n\twebhook_gateway {\n\t\t%s\n\t}\n%s}\n", site, strings.Join(lines, "\n\t\t"), next)
 }
 
 // storeOption keeps the embedded store of one test in its own directory. The in-process Caddy

@@ -44,18 +44,15 @@ func TestEventHistoryAndReplay(t *testing.T) {
 		}
 		return http.StatusOK
 	}))
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name hist
-		vendor idwise
-		auth none
-		forward http://%s/events {
-			backoff 1h 1h
-			dead_letter_on 410
-		}
-	}
-}
-`, up.HostPort()))
+	startRoute(t,
+		"name hist",
+		"vendor idwise",
+		"auth none",
+		"forward http://"+up.HostPort()+"/events {",
+		"\tbackoff 1h 1h",
+		"\tdead_letter_on 410",
+		"}",
+	)
 	ids := map[string]string{}
 	send := func(name string) {
 		t.Helper()

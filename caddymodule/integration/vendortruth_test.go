@@ -131,16 +131,13 @@ func TestOversizedKeyAndHeaders(t *testing.T) {
 // later at most) they are a new event and are delivered.
 func TestWindowFollowsRetryHorizon(t *testing.T) {
 	up := testkit.NewUpstream(t, nil)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name window
-		vendor idwise
-		auth none
-		dedup_window 2s
-		forward %s
-	}
-}
-`, up.URL))
+	startRoute(t,
+		"name window",
+		"vendor idwise",
+		"auth none",
+		"dedup_window 2s",
+		"forward "+up.URL,
+	)
 	ev := idwiseEvent("w-1")
 	if resp, b := post(t, nil, "/", nil, ev); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Webhook-Duplicate") != "" {
 		t.Fatalf("first: status %d %s", resp.StatusCode, b)
