@@ -106,9 +106,6 @@ func (u *Upstream) Down() {
 	}
 }
 
-// Close is Down, for code that closes servers.
-func (u *Upstream) Close() { u.Down() }
-
 // Up listens on the upstream's port again after Down. The kernel may hold
 // the port for a moment after the close, so it retries for a few seconds.
 func (u *Upstream) Up() {
