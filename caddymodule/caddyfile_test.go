@@ -2,7 +2,6 @@ package caddymodule
 
 import (
 	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -246,15 +245,7 @@ func TestHandlerUnmarshalCaddyfile(t *testing.T) {
 		},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var got Handler
-			if err := got.UnmarshalCaddyfile(caddyfile.NewTestDispenser(tc.input)); err != nil {
-				t.Fatalf("unexpected error: %v", err)
-			}
-			if !reflect.DeepEqual(got, tc.want) {
-				t.Fatalf("got\n%s\nwant\n%s", mustJSON(t, got), mustJSON(t, tc.want))
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectParses(t, tc.input, &tc.want) })
 	}
 }
 
@@ -333,21 +324,12 @@ func TestHandlerUnmarshalCaddyfileErrors(t *testing.T) {
 		"webhook_gateway {\n auth standard_webhooks s {\n tolerance -1m\n }\n}": "tolerance: invalid duration '-1m'",
 	}
 	for input, want := range tests {
-		t.Run(input, func(t *testing.T) {
-			var h Handler
-			err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input))
-			if err == nil {
-				t.Fatalf("no error, want one containing %q; parsed %s", want, mustJSON(t, h))
-			}
-			if !strings.Contains(err.Error(), want) {
-				t.Fatalf("error %q, want it to contain %q", err, want)
-			}
-		})
+		t.Run(input, func(t *testing.T) { expectParseError[Handler](t, input, want) })
 	}
 }
 
 // TestHandlerUnmarshalCaddyfileAuthBlockDuplicates: like every other
-// single-valued option (STYLE §5), an option given twice inside an auth block
+// single-valued option, an option given twice inside an auth block
 // is an error, not a silent overwrite of the first value.
 func TestHandlerUnmarshalCaddyfileAuthBlockDuplicates(t *testing.T) {
 	tests := map[string]string{
