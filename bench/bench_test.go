@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/loadgen"
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // testLog sends the benchmark's progress lines to the test log.
@@ -25,9 +26,7 @@ func (l testLog) Write(p []byte) (int, error) {
 // configuration for a few seconds and checks that each produced a row with accepted
 // requests, and that both result files exist. It asserts no speed.
 func TestBenchShort(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds Caddy and runs six configurations: runs without -short")
-	}
+	testkit.SkipShort(t, "builds Caddy and runs six configurations")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out := t.TempDir()

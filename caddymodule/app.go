@@ -79,7 +79,8 @@ type App struct {
 	mu        sync.Mutex
 	handles   map[string]*stateRef
 	acquired  []string
-	storeHeld bool // this config holds a reference on the stores pool (released by Stop)
+	applied   []*routeState // the routes this config pushed its settings into (released by Stop)
+	storeHeld bool          // this config holds a reference on the stores pool (released by Stop)
 	store     *delivery.Store
 	// loggedTo is the store this config installed its logger into, and
 	// prevLog the logger it had before: a Start that fails puts it back (see Stop).
@@ -242,7 +243,8 @@ func (a *App) start() error {
 		}
 		a.acquired = append(a.acquired, key)
 		rt := val.(*routeState)
-		rt.apply(rh.cfg, drain)
+		rt.apply(a, rh.cfg, drain)
+		a.applied = append(a.applied, rt)
 		rh.set(rt)
 	}
 
@@ -321,6 +323,10 @@ func (a *App) Stop() error {
 	}
 	var errs []error
 	a.mu.Lock()
+	for _, rt := range a.applied {
+		rt.release(a)
+	}
+	a.applied = nil
 	for _, key := range a.acquired {
 		if _, err := routes.Delete(key); err != nil {
 			errs = append(errs, err)

@@ -92,3 +92,50 @@ func TestMaxStoreEmbeddedOnly(t *testing.T) {
 		t.Fatalf("embedded: err %v, max store %d", err, e.storeCfg.MaxStore)
 	}
 }
+
+// TestFailedStartRestoresSettings: routes outlive configs, and a new config pushes its settings
+// into them at Start. When that config's Start fails (here: one of its routes has a name the
+// store refuses, after the shared route got the new settings), Caddy keeps the old config
+// running, so the old config's settings must be back in force; after a successful reload,
+// stopping the replaced config must not put its settings back.
+func TestFailedStartRestoresSettings(t *testing.T) {
+	dir := t.TempDir()
+	withRate := func(a *App, rate float64) {
+		rh := a.handles["one"]
+		rh.cfg.Forward = &delivery.Policy{URL: "http://127.0.0.1:1/", Rate: rate}
+	}
+	first, _ := testApp(dir, "one")
+	withRate(first, 10)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	q := first.handles["one"].rt.Load().queue
+	if got := q.Rate(); got != 10 {
+		t.Fatalf("rate %v after the first start, want 10", got)
+	}
+
+	bad, _ := testApp(dir, "one", "zz Not A Valid Name")
+	withRate(bad, 99)
+	if err := bad.Start(); err == nil {
+		_ = bad.Stop()
+		t.Fatal("a config with an invalid route name started")
+	}
+	if got := q.Rate(); got != 10 {
+		t.Fatalf("rate %v after a failed reload, want the running config's 10", got)
+	}
+
+	second, _ := testApp(dir, "one")
+	withRate(second, 20)
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got := q.Rate(); got != 20 {
+		t.Fatalf("rate %v after the replaced config stopped, want the new config's 20", got)
+	}
+	if err := second.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}

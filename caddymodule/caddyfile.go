@@ -1,14 +1,12 @@
 package caddymodule
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 )
 
 func parseCaddyfileHandler(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
@@ -95,19 +93,10 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if sub != "auth" && sub != "allow_ips" {
-			if seen[sub] {
-				return d.Errf("duplicate subdirective '%s'", sub)
-			}
-			seen[sub] = true
-		}
-		var err error
+	return parseBlock(d, "webhook_gateway", []string{"auth", "allow_ips"}, func(sub string) error {
 		switch sub {
 		case "name":
-			err = parseOneArg(d, &h.Name)
+			return parseOneArg(d, &h.Name)
 		case "vendor":
 			args := d.RemainingArgs()
 			if len(args) < 1 || len(args) > 2 {
@@ -122,11 +111,6 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if len(args) == 0 {
 				return d.ArgErr()
 			}
-			for _, a := range args {
-				if _, perr := caddyhttp.CIDRExpressionToPrefix(a); perr != nil {
-					return d.Errf("allow_ips: invalid IP or CIDR '%s'", a)
-				}
-			}
 			h.AllowIPs = append(h.AllowIPs, args...)
 		case "auth":
 			a, aerr := parseAuthLine(d)
@@ -135,34 +119,29 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.Auth = append(h.Auth, a)
 		case "max_body":
-			err = parseSize(d, &h.MaxBody)
+			return parseSize(d, &h.MaxBody)
 		case "body_timeout":
-			err = parseDuration(d, &h.BodyTimeout)
+			return parseDuration(d, &h.BodyTimeout)
 		case "schema":
-			err = parseOneArg(d, &h.Schema)
+			return parseOneArg(d, &h.Schema)
 		case "on_invalid":
-			if err = parseOneArg(d, &h.OnInvalid); err == nil && h.OnInvalid != "reject" && h.OnInvalid != "quarantine" {
-				return d.Errf("on_invalid: invalid value '%s' (want reject or quarantine)", h.OnInvalid)
-			}
+			return parseOneArg(d, &h.OnInvalid)
 		case "idempotency_key":
 			h.IdempotencyKey = d.RemainingArgs()
 			if len(h.IdempotencyKey) == 0 {
 				return d.ArgErr()
 			}
 		case "dedup_window":
-			err = parseDuration(d, &h.DedupWindow)
+			return parseDuration(d, &h.DedupWindow)
 		case "ack":
-			err = h.parseAck(d)
+			return h.parseAck(d)
 		case "forward":
-			err = h.parseForward(d)
+			return h.parseForward(d)
 		default:
-			return d.Errf("unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (h *Handler) parseAck(d *caddyfile.Dispenser) error {
@@ -171,14 +150,11 @@ func (h *Handler) parseAck(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	status, err := strconv.Atoi(args[0])
-	if err != nil || status < 200 || status > 299 {
-		return d.Errf("ack: invalid status '%s' (want 200-299)", args[0])
+	if err != nil {
+		return d.Errf("ack: invalid status '%s' (want a number, 200-299)", args[0])
 	}
 	h.Ack = &AckConfig{Status: status}
 	if len(args) == 2 {
-		if !json.Valid([]byte(args[1])) {
-			return d.Errf("ack: body is not valid JSON")
-		}
 		h.Ack.Body = args[1]
 	}
 	return nil
@@ -193,38 +169,25 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	if !hasPlaceholder(f.URL) {
-		if err := checkForwardURL(f.URL); err != nil {
-			return d.Err(err.Error())
-		}
-	}
-	seen := map[string]bool{}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if sub != "header_up" {
-			if seen[sub] {
-				return d.Errf("forward: duplicate subdirective '%s'", sub)
-			}
-			seen[sub] = true
-		}
-		var err error
+	if err := parseBlock(d, "forward", []string{"header_up"}, func(sub string) error {
 		switch sub {
 		case "timeout":
-			err = parseDuration(d, &f.Timeout)
+			return parseDuration(d, &f.Timeout)
 		case "max_attempts":
-			err = parsePositiveInt(d, &f.MaxAttempts)
+			return parsePositiveInt(d, &f.MaxAttempts)
 		case "max_age":
-			err = parseDuration(d, &f.MaxAge)
+			return parseDuration(d, &f.MaxAge)
 		case "retain":
 			var s string
-			if err = parseOneArg(d, &s); err == nil {
-				dur, perr := caddy.ParseDuration(s)
-				if perr != nil || dur < 0 {
-					return d.Errf("forward retain: invalid duration '%s' (want 0 or more)", s)
-				}
-				v := caddy.Duration(dur)
-				f.Retain = &v
+			if err := parseOneArg(d, &s); err != nil {
+				return err
 			}
+			dur, err := caddy.ParseDuration(s)
+			if err != nil {
+				return d.Errf("forward retain: invalid duration '%s'", s)
+			}
+			v := caddy.Duration(dur)
+			f.Retain = &v
 		case "backoff":
 			args := d.RemainingArgs()
 			if len(args) != 2 {
@@ -232,18 +195,14 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			lo, err1 := caddy.ParseDuration(args[0])
 			hi, err2 := caddy.ParseDuration(args[1])
-			if err1 != nil || err2 != nil || lo <= 0 || hi < lo {
-				return d.Errf("forward backoff: invalid range '%s' '%s' (want <min> <max>, 0 < min <= max)", args[0], args[1])
+			if err1 != nil || err2 != nil || lo <= 0 || hi <= 0 {
+				return d.Errf("forward backoff: invalid durations '%s' '%s' (want <min> <max>, both positive)", args[0], args[1])
 			}
 			f.BackoffMin, f.BackoffMax = caddy.Duration(lo), caddy.Duration(hi)
 		case "concurrency":
-			err = parsePositiveInt(d, &f.Concurrency)
+			return parsePositiveInt(d, &f.Concurrency)
 		case "rate":
-			if err = parseOneArg(d, &f.Rate); err == nil {
-				if _, rerr := parseRate(f.Rate); rerr != nil {
-					return d.Errf("forward rate: %v", rerr)
-				}
-			}
+			return parseOneArg(d, &f.Rate)
 		case "dead_letter_on":
 			args := d.RemainingArgs()
 			if len(args) == 0 {
@@ -251,8 +210,8 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			for _, a := range args {
 				code, cerr := strconv.Atoi(a)
-				if cerr != nil || code < 100 || code > 599 {
-					return d.Errf("forward dead_letter_on: invalid status '%s'", a)
+				if cerr != nil {
+					return d.Errf("forward dead_letter_on: invalid status '%s' (want a number)", a)
 				}
 				f.DeadLetterOn = append(f.DeadLetterOn, code)
 			}
@@ -266,73 +225,17 @@ func (h *Handler) parseForward(d *caddyfile.Dispenser) error {
 			}
 			f.HeaderUp[args[0]] = args[1]
 		case "sign":
-			err = parseOneArg(d, &f.Sign)
+			return parseOneArg(d, &f.Sign)
 		case "max_queue":
-			err = parseSize(d, &f.MaxQueue)
+			return parseSize(d, &f.MaxQueue)
 		default:
-			return d.Errf("forward: unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	h.Forward = f
-	return nil
-}
-
-// parseOneArg reads exactly one argument of the current subdirective.
-func parseOneArg(d *caddyfile.Dispenser, dst *string) error {
-	sub := d.Val()
-	if !d.NextArg() {
-		return d.ArgErr()
-	}
-	*dst = d.Val()
-	if d.NextArg() {
-		return d.Errf("%s: takes one argument", sub)
-	}
-	return nil
-}
-
-func parseDuration(d *caddyfile.Dispenser, dst *caddy.Duration) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur <= 0 {
-		return d.Errf("%s: invalid duration '%s'", sub, s)
-	}
-	*dst = caddy.Duration(dur)
-	return nil
-}
-
-// parseSize reads one size argument such as 256KB or 2GiB; it must be positive.
-func parseSize(d *caddyfile.Dispenser, dst *int64) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	size, err := humanize.ParseBytes(s)
-	if err != nil || size == 0 || size > 1<<62 {
-		return d.Errf("%s: invalid size '%s'", sub, s)
-	}
-	*dst = int64(size)
-	return nil
-}
-
-func parsePositiveInt(d *caddyfile.Dispenser, dst *int) error {
-	sub := d.Val()
-	var s string
-	if err := parseOneArg(d, &s); err != nil {
-		return err
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		return d.Errf("%s: invalid number '%s' (want a positive integer)", sub, s)
-	}
-	*dst = n
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package caddymodule
 
 import (
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
@@ -62,21 +61,12 @@ func parseAuthLine(d *caddyfile.Dispenser) (auth.Config, error) {
 			return c, d.Errf("auth standard_webhooks: want at least one <secret>")
 		}
 		c.StandardWebhooks = &auth.StandardWebhooksConfig{Secrets: args}
-		once := onceChecker("auth standard_webhooks")
-		for nesting := d.Nesting(); d.NextBlock(nesting); {
-			if err := once(d, d.Val()); err != nil {
-				return c, err
+		return c, parseBlock(d, "auth standard_webhooks", nil, func(sub string) error {
+			if sub == "tolerance" {
+				return parseStdDuration(d, &c.StandardWebhooks.Tolerance)
 			}
-			switch d.Val() {
-			case "tolerance":
-				if err := parseStdDuration(d, &c.StandardWebhooks.Tolerance); err != nil {
-					return c, err
-				}
-			default:
-				return c, d.Errf("auth standard_webhooks: unrecognized subdirective '%s'", d.Val())
-			}
-		}
-		return c, nil
+			return errUnknownSubdirective
+		})
 	default:
 		return c, d.Errf("auth: unknown method '%s' (want none, basic, api_key, bearer, jwt, oauth2, hmac or standard_webhooks)", c.Method)
 	}
@@ -87,53 +77,33 @@ func parseAuthLine(d *caddyfile.Dispenser) (auth.Config, error) {
 }
 
 func parseJWTBlock(d *caddyfile.Dispenser, j *auth.JWTConfig) error {
-	once := onceChecker("auth jwt")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if err := once(d, sub); err != nil {
-			return err
-		}
-		var err error
+	return parseBlock(d, "auth jwt", nil, func(sub string) error {
 		switch sub {
 		case "issuer":
-			err = parseOneArg(d, &j.Issuer)
+			return parseOneArg(d, &j.Issuer)
 		case "jwks_url":
-			err = parseOneArg(d, &j.JWKSURL)
+			return parseOneArg(d, &j.JWKSURL)
 		case "audience":
-			err = parseArgs(d, &j.Audience)
+			return parseArgs(d, &j.Audience)
 		case "scopes":
-			err = parseArgs(d, &j.Scopes)
+			return parseArgs(d, &j.Scopes)
 		case "algorithms":
-			err = parseArgs(d, &j.Algorithms)
+			return parseArgs(d, &j.Algorithms)
 		case "leeway":
-			err = parseStdDuration(d, &j.Leeway)
-		default:
-			return d.Errf("auth jwt: unrecognized subdirective '%s'", sub)
+			return parseStdDuration(d, &j.Leeway)
 		}
-		if err != nil {
-			return err
-		}
-	}
-	if j.Issuer == "" && j.JWKSURL == "" {
-		return d.Errf("auth jwt: issuer or jwks_url is required")
-	}
-	return nil
+		return errUnknownSubdirective
+	})
 }
 
 func parseOAuth2Block(d *caddyfile.Dispenser, o *auth.OAuth2Config) error {
 	var single auth.OAuth2Client
-	once := onceChecker("auth oauth2", "client")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if err := once(d, sub); err != nil {
-			return err
-		}
-		var err error
+	if err := parseBlock(d, "auth oauth2", []string{"client"}, func(sub string) error {
 		switch sub {
 		case "client_id":
-			err = parseOneArg(d, &single.ClientID)
+			return parseOneArg(d, &single.ClientID)
 		case "client_secret":
-			err = parseOneArg(d, &single.ClientSecret)
+			return parseOneArg(d, &single.ClientSecret)
 		case "client":
 			args := d.RemainingArgs()
 			if len(args) < 2 {
@@ -141,21 +111,21 @@ func parseOAuth2Block(d *caddyfile.Dispenser, o *auth.OAuth2Config) error {
 			}
 			o.Clients = append(o.Clients, auth.OAuth2Client{ClientID: args[0], ClientSecret: args[1], PreviousSecrets: args[2:]})
 		case "token_path":
-			err = parseOneArg(d, &o.TokenPath)
+			return parseOneArg(d, &o.TokenPath)
 		case "token_ttl":
-			err = parseStdDuration(d, &o.TokenTTL)
+			return parseStdDuration(d, &o.TokenTTL)
 		case "scope":
-			err = parseOneArg(d, &o.Scope)
+			return parseOneArg(d, &o.Scope)
 		case "audience":
-			err = parseOneArg(d, &o.Audience)
+			return parseOneArg(d, &o.Audience)
 		case "signing_secret":
-			err = parseArgs(d, &o.SigningSecrets)
+			return parseArgs(d, &o.SigningSecrets)
 		default:
-			return d.Errf("auth oauth2: unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
+		return nil
+	}); err != nil {
+		return err
 	}
 	if single.ClientID != "" || single.ClientSecret != "" {
 		o.Clients = append([]auth.OAuth2Client{single}, o.Clients...)
@@ -164,78 +134,33 @@ func parseOAuth2Block(d *caddyfile.Dispenser, o *auth.OAuth2Config) error {
 }
 
 func parseHMACBlock(d *caddyfile.Dispenser, c *auth.HMACConfig) error {
-	once := onceChecker("auth hmac", "secret")
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		sub := d.Val()
-		if err := once(d, sub); err != nil {
-			return err
-		}
-		var err error
+	return parseBlock(d, "auth hmac", []string{"secret"}, func(sub string) error {
 		switch sub {
 		case "header":
-			err = parseOneArg(d, &c.Header)
+			return parseOneArg(d, &c.Header)
 		case "secret":
 			var more []string
-			if err = parseArgs(d, &more); err == nil {
-				c.Secrets = append(c.Secrets, more...)
+			if err := parseArgs(d, &more); err != nil {
+				return err
 			}
+			c.Secrets = append(c.Secrets, more...)
 		case "algorithm":
-			err = parseOneArg(d, &c.Algorithm)
+			return parseOneArg(d, &c.Algorithm)
 		case "encoding":
-			err = parseOneArg(d, &c.Encoding)
+			return parseOneArg(d, &c.Encoding)
 		case "prefix":
-			err = parseOneArg(d, &c.Prefix)
+			return parseOneArg(d, &c.Prefix)
 		case "format":
-			err = parseOneArg(d, &c.Format)
+			return parseOneArg(d, &c.Format)
 		case "timestamp_header":
-			err = parseOneArg(d, &c.TimestampHeader)
+			return parseOneArg(d, &c.TimestampHeader)
 		case "tolerance":
-			err = parseStdDuration(d, &c.Tolerance)
+			return parseStdDuration(d, &c.Tolerance)
 		case "signed_payload":
-			err = parseOneArg(d, &c.SignedPayload)
+			return parseOneArg(d, &c.SignedPayload)
 		default:
-			return d.Errf("auth hmac: unrecognized subdirective '%s'", sub)
+			return errUnknownSubdirective
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// onceChecker returns a check that rejects a second occurrence of a
-// subdirective in one block, except for the repeatable ones.
-func onceChecker(block string, repeatable ...string) func(d *caddyfile.Dispenser, sub string) error {
-	seen := map[string]bool{}
-	return func(d *caddyfile.Dispenser, sub string) error {
-		for _, r := range repeatable {
-			if sub == r {
-				return nil
-			}
-		}
-		if seen[sub] {
-			return d.Errf("%s: duplicate subdirective '%s'", block, sub)
-		}
-		seen[sub] = true
 		return nil
-	}
-}
-
-// parseArgs reads one or more arguments of the current subdirective.
-func parseArgs(d *caddyfile.Dispenser, dst *[]string) error {
-	args := d.RemainingArgs()
-	if len(args) == 0 {
-		return d.ArgErr()
-	}
-	*dst = args
-	return nil
-}
-
-func parseStdDuration(d *caddyfile.Dispenser, dst *auth.Duration) error {
-	var cd caddy.Duration
-	if err := parseDuration(d, &cd); err != nil {
-		return err
-	}
-	*dst = auth.Duration(cd)
-	return nil
+	})
 }

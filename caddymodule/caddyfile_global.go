@@ -138,8 +138,8 @@ func (a *App) parseStore(d *caddyfile.Dispenser) error {
 				return err
 			}
 			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 5 {
-				return d.Errf("store nats replicas: invalid count '%s' (want 1-5)", s)
+			if err != nil {
+				return d.Errf("store nats replicas: invalid count '%s' (want a number, 1-5)", s)
 			}
 			sc.Replicas = n
 		default:

@@ -4,38 +4,19 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestCLIEventsAndReplay runs a real Caddy in this process: `caddy webhook events` lists the
 // history (by key too), `caddy webhook replay <route> <id>` replays an event of the history (no
 // dead letter has that id), and `replay <route> --since T` replays only the range.
 func TestCLIEventsAndReplay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a real Caddy: runs without -short")
-	}
-	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	var mu sync.Mutex
-	var got []http.Header
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		mu.Lock()
-		got = append(got, r.Header.Clone())
-		mu.Unlock()
-	}))
-	defer app.Close()
-	deliveries := func() []http.Header {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]http.Header(nil), got...)
-	}
+	app := testkit.NewUpstream(t, nil)
 	adminAddr, gw := startGateway(t, fmt.Sprintf(`		name hist
 		vendor idwise
 		auth none
@@ -57,13 +38,7 @@ func TestCLIEventsAndReplay(t *testing.T) {
 	}
 	waitCount := func(n int) {
 		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for len(deliveries()) < n {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d deliveries, want %d", len(deliveries()), n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		testkit.WaitFor(t, 10*time.Second, fmt.Sprintf("%d deliveries", n), func() bool { return app.Count() >= n })
 	}
 	send("c-1")
 	send("c-2")
@@ -113,7 +88,7 @@ func TestCLIEventsAndReplay(t *testing.T) {
 		t.Fatalf("replay by id: %s", out)
 	}
 	waitCount(4)
-	if h := deliveries()[3]; h.Get("X-Webhook-Id") != ids["c-1"] || h.Get("X-Webhook-Replay") != "true" {
+	if h := app.Requests()[3].Header; h.Get("X-Webhook-Id") != ids["c-1"] || h.Get("X-Webhook-Replay") != "true" {
 		t.Fatalf("replayed delivery: %v", h)
 	}
 	if out := cli(cliOptions{since: mid}, "replay", "hist"); !strings.Contains(out, `"replayed": 1`) {
@@ -121,8 +96,8 @@ func TestCLIEventsAndReplay(t *testing.T) {
 	}
 	waitCount(5)
 	time.Sleep(300 * time.Millisecond)
-	if d := deliveries(); len(d) != 5 || d[4].Get("X-Webhook-Id") != ids["c-3"] {
-		t.Fatalf("after replay --since: %d deliveries, last %v", len(d), d[len(d)-1].Get("X-Webhook-Id"))
+	if d := app.Requests(); len(d) != 5 || d[4].Header.Get("X-Webhook-Id") != ids["c-3"] {
+		t.Fatalf("after replay --since: %d deliveries, last %v", len(d), d[len(d)-1].Header.Get("X-Webhook-Id"))
 	}
 	var out, errOut bytes.Buffer
 	if err := runWebhookCommand(cliOptions{addr: adminAddr, until: mid}, []string{"replay", "hist"}, &out, &errOut); err == nil {

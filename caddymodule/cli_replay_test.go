@@ -5,26 +5,28 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // startGateway runs a real Caddy in this process with one webhook_gateway site
 // on the embedded store; block is the handler's block (its lines). It returns
-// the admin address and the site's address.
+// the admin address and the site's address. It skips the test under -short.
 func startGateway(t *testing.T, block string) (adminAddr, gw string) {
 	t.Helper()
-	adminAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	gw = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	testkit.SkipShort(t, "runs a real Caddy")
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	adminAddr = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
+	gw = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t))
 	cf := fmt.Sprintf(`{
 	admin %s
 	skip_install_trust
@@ -51,38 +53,13 @@ http://%s {
 	return adminAddr, gw
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestDeadLetterPagingAndReplayAll runs a real Caddy in this process with
 // 1,051 dead letters (one of them quarantined): the admin API pages past
 // 1,000 with a cursor, `caddy webhook dead-letters --all` lists every one, and
 // `caddy webhook replay <route> --all` replays all but the quarantined one at
 // the route's rate, after which the application has them all.
 func TestDeadLetterPagingAndReplayAll(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a real Caddy: runs without -short")
-	}
-	t.Setenv("XDG_DATA_HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	var accept atomic.Bool
-	var delivered atomic.Int64
-	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		if !accept.Load() {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		delivered.Add(1)
-	}))
-	defer app.Close()
+	app := testkit.NewUpstream(t, testkit.Status(http.StatusBadRequest)) // every event a dead letter
 
 	const rate = 1000
 	adminAddr, gw := startGateway(t, fmt.Sprintf(`		name replay
@@ -160,7 +137,7 @@ func TestDeadLetterPagingAndReplayAll(t *testing.T) {
 		t.Fatalf("dead-letters --all: %d entries, want %d (err %v)", len(page), events+1, err)
 	}
 
-	accept.Store(true)
+	app.SetRespond(testkit.Status(http.StatusOK))
 	start := time.Now()
 	out, _, err = cli(cliOptions{all: true}, "replay", "replay")
 	took := time.Since(start)
@@ -171,13 +148,9 @@ func TestDeadLetterPagingAndReplayAll(t *testing.T) {
 	if floor := time.Duration(events-1) * time.Second / rate; took < floor {
 		t.Fatalf("replay --all of %d took %v, faster than the route's rate allows (%v)", events, took, floor)
 	}
-	deadline = time.Now().Add(60 * time.Second)
-	for delivered.Load() < events {
-		if time.Now().After(deadline) {
-			t.Fatalf("after replay the application got %d of %d", delivered.Load(), events)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 60*time.Second, fmt.Sprintf("the application to take all %d replayed events", events), func() bool {
+		return len(app.Delivered("X-Webhook-Id")) == events
+	})
 	out, _, _ = cli(cliOptions{}, "stats", "replay")
 	var st routeView
 	if json.Unmarshal([]byte(out), &st) != nil || st.Dead != 1 {

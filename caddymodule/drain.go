@@ -31,7 +31,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 	logger := caddy.Log().Named("webhook_gateway.drain")
 	cfg := delivery.QueueConfig{
 		Name:        name,
-		DedupWindow: defaultDedupWindow,
+		DedupWindow: delivery.DefaultDedupWindow,
 		Logger:      logger,
 		Observer:    observer{},
 		Forward:     &delivery.Policy{URL: url},
@@ -53,7 +53,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 		return fmt.Errorf("drain %s: %v", name, err)
 	}
 	rt := val.(*routeState)
-	rt.apply(cfg, defaultDrainTimeout)
+	rt.apply(key, cfg, defaultDrainTimeout)
 	logger.Info("draining orphaned queue", zap.String("route", name))
 	go func() {
 		defer func() { _, _ = stores.Delete(storeKey) }()
@@ -66,6 +66,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 			if err != nil {
 				if failures++; failures >= 30 {
 					logger.Error("drain stopped: the store does not answer; its events stay queued", zap.String("route", name), zap.Error(err))
+					rt.release(key)
 					_, _ = routes.Delete(key)
 					return
 				}
@@ -75,6 +76,7 @@ func startDrain(store *delivery.Store, storeKey, name, url string) error {
 			if st.Pending > 0 || st.InFlight > 0 {
 				continue
 			}
+			rt.release(key)
 			deleted, _ := routes.Delete(key)
 			if deleted && st.Dead == 0 {
 				ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)

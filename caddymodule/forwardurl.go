@@ -3,7 +3,6 @@ package caddymodule
 import (
 	"fmt"
 	"net/url"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 )
@@ -31,11 +30,4 @@ func resolveForwardURL(raw string) (string, error) {
 		return "", err
 	}
 	return s, nil
-}
-
-// hasPlaceholder reports whether s holds a {placeholder}, resolved only at
-// provision time.
-func hasPlaceholder(s string) bool {
-	i := strings.IndexByte(s, '{')
-	return i >= 0 && strings.IndexByte(s[i:], '}') > 0
 }

@@ -1,6 +1,7 @@
 package caddymodule
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,8 +23,7 @@ import (
 
 // Defaults of the handler's config.
 const (
-	defaultMaxBody     = 1 << 20
-	defaultDedupWindow = 24 * time.Hour
+	defaultMaxBody = 1 << 20
 	// bodyHashKey is the idempotency key of last resort.
 	bodyHashKey = "sha256:{webhook.body_sha256}"
 	// onInvalidQuarantine is the on_invalid value that keeps a body that failed
@@ -199,17 +199,26 @@ func (Handler) CaddyModule() caddy.ModuleInfo {
 // registers the route with the webhook_gateway app. It makes no network call.
 // Every error names the route and the directive, on one line.
 func (h *Handler) Provision(ctx caddy.Context) error {
-	if err := h.provision(ctx); err != nil {
-		name := h.Name
-		if name == "" {
-			name = "(unnamed)"
-		}
-		return fmt.Errorf("webhook_gateway route %q: %w", name, err)
+	return h.routeError(h.provision(ctx))
+}
+
+// routeError prefixes a config error with the route it belongs to, so that `caddy validate`
+// prints one line naming the route, the directive and the value.
+func (h *Handler) routeError(err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	name := h.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	return fmt.Errorf("webhook_gateway route %q: %w", name, err)
 }
 
 func (h *Handler) provision(ctx caddy.Context) error {
+	if h.Name == "" {
+		h.Name = h.defaultName()
+	}
 	h.logger = ctx.Logger()
 	h.proxyWarned = new(atomic.Bool)
 	h.accessLogger = ctx.Logger(httpAppModule{}).Named("log.access")
@@ -241,9 +250,6 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		h.allowIPs = append(h.allowIPs, prefix)
 	}
 
-	if h.Name == "" {
-		h.Name = h.defaultName()
-	}
 	if err := delivery.ValidRouteName(h.Name); err != nil {
 		return fmt.Errorf("name: %v", err)
 	}
@@ -322,7 +328,7 @@ func (h *Handler) provision(ctx caddy.Context) error {
 		h.window = preset.DedupWindow
 	}
 	if h.window == 0 {
-		h.window = defaultDedupWindow
+		h.window = delivery.DefaultDedupWindow
 	}
 
 	h.ack = ackResponse{status: http.StatusOK, contentType: "application/json", body: []byte(`{"success":true}`)}
@@ -399,6 +405,11 @@ func (h *Handler) defaultName() string {
 
 // Validate checks the cross-field rules of the config; it is read-only.
 func (h *Handler) Validate() error {
+	return h.routeError(h.validate())
+}
+
+// validate checks the config's rules; parsing checked only syntax and types.
+func (h *Handler) validate() error {
 	if err := validateStruct(h); err != nil {
 		return err
 	}
@@ -407,6 +418,12 @@ func (h *Handler) Validate() error {
 	}
 	if h.OnInvalid != "" && h.schema == nil {
 		return errors.New("on_invalid: no schema to validate against (set vendor or schema)")
+	}
+	if h.Ack != nil && h.Ack.Body != "" && !json.Valid([]byte(h.Ack.Body)) {
+		return errors.New("ack: the body is not valid JSON")
+	}
+	if f := h.Forward; f != nil && f.BackoffMin > 0 && f.BackoffMax > 0 && f.BackoffMax < f.BackoffMin {
+		return fmt.Errorf("forward backoff: min '%v' is above max '%v'", time.Duration(f.BackoffMin), time.Duration(f.BackoffMax))
 	}
 	return nil
 }

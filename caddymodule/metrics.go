@@ -19,70 +19,60 @@ const (
 )
 
 var (
-	requestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "requests_total", Help: "Webhook requests by route, vendor and outcome.",
-	}, []string{"route", "vendor", "outcome"})
-	queueBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "queue_bytes", Help: "Bytes a route holds in the store (events, dedup records, dead letters), sampled every few seconds.",
-	}, []string{"route"})
-	queueMaxBytes = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "queue_max_bytes", Help: "A route's quota of the store (max_queue), forward mode.",
-	}, []string{"route"})
-	queueFullTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "queue_full_total", Help: "Events answered 503 because the route's max_queue was used up.",
-	}, []string{"route"})
-	tokenRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "token_requests_total", Help: "OAuth2 token endpoint requests by route and result (issued, rejected, throttled).",
-	}, []string{"route", "result"})
-	duplicatesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "duplicates_total", Help: "Requests answered as duplicates of an event in the dedup window.",
-	}, []string{"route", "vendor"})
-	storeErrorsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "store_errors_total", Help: "Requests answered 503 because the store could not take the event.",
-	}, []string{"route"})
-	ackSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "ack_duration_seconds", Help: "Time from request start to the vendor's ack in forward mode.",
-		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
-	}, []string{"route"})
-	deliveriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "deliveries_total", Help: "Delivery attempts by route and result (success, retry, dead_letter, error).",
-	}, []string{"route", "result"})
-	deliverySeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "delivery_duration_seconds", Help: "Duration of one delivery attempt to the application.",
-		Buckets: prometheus.DefBuckets,
-	}, []string{"route", "result"})
-	deadLettersTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "dead_letters_total", Help: "Events moved to the dead letters.",
-	}, []string{"route"})
-	replaysTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "replays_total", Help: "Events of the history queued for delivery again (admin API or CLI replays).",
-	}, []string{"route"})
-	rejectionsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "rejections_total", Help: "Rejected requests by route, vendor and reason (the problem code, a fixed set).",
-	}, []string{"route", "vendor", "reason"})
-	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Namespace: metricsNamespace, Subsystem: metricsSubsystem,
-		Name: "queue_depth", Help: "Events by route and state (pending, in_flight, dead), sampled every few seconds.",
-	}, []string{"route", "state"})
+	requestsTotal = counterVec("requests_total",
+		"Webhook requests by route, vendor and outcome.", "route", "vendor", "outcome")
+	queueBytes = gaugeVec("queue_bytes",
+		"Bytes a route holds in the store (events, dedup records, dead letters), sampled every few seconds.", "route")
+	queueMaxBytes = gaugeVec("queue_max_bytes",
+		"A route's quota of the store (max_queue), forward mode.", "route")
+	queueFullTotal = counterVec("queue_full_total",
+		"Events answered 503 because the route's max_queue was used up.", "route")
+	tokenRequestsTotal = counterVec("token_requests_total",
+		"OAuth2 token endpoint requests by route and result (issued, rejected, throttled).", "route", "result")
+	duplicatesTotal = counterVec("duplicates_total",
+		"Requests answered as duplicates of an event in the dedup window.", "route", "vendor")
+	storeErrorsTotal = counterVec("store_errors_total",
+		"Requests answered 503 because the store could not take the event.", "route")
+	ackSeconds = histogramVec("ack_duration_seconds",
+		"Time from request start to the vendor's ack in forward mode.", []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}, "route")
+	deliveriesTotal = counterVec("deliveries_total",
+		"Delivery attempts by route and result (success, retry, dead_letter, error).", "route", "result")
+	deliverySeconds = histogramVec("delivery_duration_seconds",
+		"Duration of one delivery attempt to the application.", prometheus.DefBuckets, "route", "result")
+	deadLettersTotal = counterVec("dead_letters_total",
+		"Events moved to the dead letters.", "route")
+	replaysTotal = counterVec("replays_total",
+		"Events of the history queued for delivery again (admin API or CLI replays).", "route")
+	rejectionsTotal = counterVec("rejections_total",
+		"Rejected requests by route, vendor and reason (the problem code, a fixed set).", "route", "vendor", "reason")
+	queueDepth = gaugeVec("queue_depth",
+		"Events by route and state (pending, in_flight, dead), sampled every few seconds.", "route", "state")
 )
 
-var allCollectors = []prometheus.Collector{
-	queueBytes, queueMaxBytes, queueFullTotal, tokenRequestsTotal, requestsTotal, duplicatesTotal, storeErrorsTotal, ackSeconds,
-	deliveriesTotal, deliverySeconds, deadLettersTotal, queueDepth,
-	rejectionsTotal, replaysTotal,
+// allCollectors lists every collector above, in declaration order: each constructor adds its own.
+var allCollectors []prometheus.Collector
+
+func collect[C prometheus.Collector](c C) C {
+	allCollectors = append(allCollectors, c)
+	return c
+}
+
+func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return collect(prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help,
+	}, labels))
+}
+
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return collect(prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help,
+	}, labels))
+}
+
+func histogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return collect(prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help, Buckets: buckets,
+	}, labels))
 }
 
 // registerMetrics puts the collectors into a config's registry. Registering the

@@ -17,9 +17,6 @@ import (
 // releases it, so the queue and the dedup cache survive a reload.
 var routes = caddy.NewUsagePool()
 
-// dedupCacheKeys is the size of each route's in-process dedup tier.
-const dedupCacheKeys = 100_000
-
 // routeState is the state of one route that outlives a config: the pooled value.
 type routeState struct {
 	name    string
@@ -27,6 +24,11 @@ type routeState struct {
 	tier    *dedup.Tier
 	started atomic.Bool
 	drain   time.Duration
+	// appliedMu guards applied: the settings of every running config that holds this route,
+	// oldest first. The last one is in force; when it stops before an older one (its Start
+	// failed, and Caddy keeps the older config running), the older one's are put back.
+	appliedMu sync.Mutex
+	applied   []appliedSettings
 	// maxEvent is the largest body the store can take as one event: its
 	// message limit less room for the event's headers.
 	maxEvent int64
@@ -39,7 +41,7 @@ func newRouteState(store *delivery.Store, name string, cfg delivery.QueueConfig)
 	if err != nil {
 		return nil, err
 	}
-	tier, err := dedup.New(dedupCacheKeys)
+	tier, err := dedup.New(dedup.DefaultCacheKeys)
 	if err != nil {
 		_ = r.Close()
 		return nil, err
@@ -58,9 +60,44 @@ func (rt *routeState) Destruct() error {
 	return err
 }
 
-// apply pushes a config's settings into the running route and starts the
+// appliedSettings are one config's settings of a route; owner is that config (its App, or the
+// drain that holds the route).
+type appliedSettings struct {
+	owner any
+	cfg   delivery.QueueConfig
+	drain time.Duration
+}
+
+// apply pushes owner's settings into the running route and starts the
 // workers the first time a forward block appears.
-func (rt *routeState) apply(cfg delivery.QueueConfig, drain time.Duration) {
+func (rt *routeState) apply(owner any, cfg delivery.QueueConfig, drain time.Duration) {
+	rt.appliedMu.Lock()
+	defer rt.appliedMu.Unlock()
+	rt.applied = append(rt.applied, appliedSettings{owner: owner, cfg: cfg, drain: drain})
+	rt.use(cfg, drain)
+}
+
+// release forgets owner's settings. If they were in force and an older owner still holds the
+// route, the older owner's settings are put back: a config whose Start failed must not leave
+// its settings on the routes of the config that keeps running.
+func (rt *routeState) release(owner any) {
+	rt.appliedMu.Lock()
+	defer rt.appliedMu.Unlock()
+	for i, a := range rt.applied {
+		if a.owner != owner {
+			continue
+		}
+		inForce := i == len(rt.applied)-1
+		rt.applied = append(rt.applied[:i], rt.applied[i+1:]...)
+		if inForce && len(rt.applied) > 0 {
+			prev := rt.applied[len(rt.applied)-1]
+			rt.use(prev.cfg, prev.drain)
+		}
+		return
+	}
+}
+
+func (rt *routeState) use(cfg delivery.QueueConfig, drain time.Duration) {
 	rt.drain = drain
 	rt.queue.Update(cfg)
 	if cfg.Forward != nil && rt.started.CompareAndSwap(false, true) {

@@ -187,7 +187,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, next caddyhttp.H
 	sctx, cancel := context.WithTimeout(r.Context(), storeTimeout)
 	defer cancel()
 	if quarantine {
-		dup, err := rt.queue.Quarantine(sctx, keyHash, ev, violationText(violations))
+		dup, err := rt.queue.Quarantine(sctx, keyHash, ev, schemas.Text(violations))
 		if err != nil {
 			return h.storeFailed(w, r, start, err)
 		}
@@ -229,15 +229,15 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 		r.Header.Del(name)
 	}
 	dropGatewayHeaders(r.Header)
-	r.Header.Set("X-Webhook-Id", id)
-	r.Header.Set("X-Webhook-Vendor", h.vendorTag)
+	r.Header.Set(delivery.HeaderID, id)
+	r.Header.Set(delivery.HeaderVendor, h.vendorTag)
 	// Keys and event names come out of the payload: escape control characters
 	// so that they can never split a header (or make the proxy refuse it).
-	r.Header.Set("X-Webhook-Idempotency-Key", delivery.HeaderSafe(key))
+	r.Header.Set(delivery.HeaderIdempotencyKey, delivery.HeaderSafe(key))
 	if eventType != "" {
-		r.Header.Set("X-Webhook-Event", delivery.HeaderSafe(eventType))
+		r.Header.Set(delivery.HeaderEvent, delivery.HeaderSafe(eventType))
 	}
-	w.Header().Set("X-Webhook-Id", id)
+	w.Header().Set(delivery.HeaderID, id)
 
 	sw := &statusWriter{ResponseWriterWrapper: &caddyhttp.ResponseWriterWrapper{ResponseWriter: w}}
 	nextErr := next.ServeHTTP(sw, r)
@@ -252,7 +252,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 			h.logger.Error("gate mode: no handler after webhook_gateway answered the request; add reverse_proxy (or another handler) after it, or a forward block",
 				zap.String("route", h.Name))
 		}
-		w.Header().Del("X-Webhook-Id")
+		w.Header().Del(delivery.HeaderID)
 		return h.reject(w, r, start, problemNoNext)
 	}
 	passed := nextErr == nil && sw.status >= 200 && sw.status < 300
@@ -265,7 +265,7 @@ func (h *Handler) gate(w http.ResponseWriter, r *http.Request, next caddyhttp.Ha
 
 // accept writes the ack for an event that the store has taken.
 func (h *Handler) accept(w http.ResponseWriter, r *http.Request, start time.Time, id, key, outcome string) error {
-	w.Header().Set("X-Webhook-Id", id)
+	w.Header().Set(delivery.HeaderID, id)
 	h.writeAck(w)
 	ackSeconds.WithLabelValues(h.Name).Observe(time.Since(start).Seconds())
 	h.observe(r, start, outcome, h.ack.status, id, key, "")
@@ -274,7 +274,7 @@ func (h *Handler) accept(w http.ResponseWriter, r *http.Request, start time.Time
 
 // duplicate answers a key seen in the window with the same ack as the original.
 func (h *Handler) duplicate(w http.ResponseWriter, r *http.Request, start time.Time, key string) error {
-	w.Header().Set("X-Webhook-Duplicate", "true")
+	w.Header().Set(delivery.HeaderDuplicate, "true")
 	h.writeAck(w)
 	duplicatesTotal.WithLabelValues(h.Name, h.vendorTag).Inc()
 	h.observe(r, start, outcomeDuplicate, h.ack.status, "", key, "")
@@ -432,14 +432,10 @@ func (h *Handler) forwardableHeaders(in http.Header) http.Header {
 // credentials and are stripped with the others; the gateway sets its own afterwards.
 func dropGatewayHeaders(hdr http.Header) {
 	for name := range hdr {
-		if hasFoldPrefix(name, "X-Webhook-") || hasFoldPrefix(name, "Webhook-") {
+		if delivery.IsGatewayHeader(name) {
 			delete(hdr, name)
 		}
 	}
-}
-
-func hasFoldPrefix(s, prefix string) bool {
-	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // dropOnForward lists canonical header names never forwarded to the application.
@@ -448,7 +444,7 @@ var dropOnForward = map[string]bool{
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true, "Trailer": true,
 	"Transfer-Encoding": true, "Upgrade": true, "Host": true, "Content-Length": true,
 	"Content-Type": true, "Accept-Encoding": true, "Expect": true,
-	"Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
+	delivery.HeaderSignatureID: true, delivery.HeaderSignatureTime: true, delivery.HeaderSignature: true,
 }
 
 // statusWriter remembers the status the next handler wrote.
@@ -478,17 +474,4 @@ func (s *statusWriter) ReadFrom(r io.Reader) (int64, error) {
 		s.status = http.StatusOK
 	}
 	return s.ResponseWriterWrapper.ReadFrom(r)
-}
-
-func violationText(vs []schemas.Violation) string {
-	var b bytes.Buffer
-	for i, v := range vs {
-		if i > 0 {
-			b.WriteString("; ")
-		}
-		b.WriteString(v.Path)
-		b.WriteString(": ")
-		b.WriteString(v.Message)
-	}
-	return b.String()
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/go-playground/validator/v10"
 )
 
@@ -40,16 +42,30 @@ func validateStruct(s any) error {
 	// JSON keys, which reads as the Caddyfile path "forward url".
 	_, path, _ := strings.Cut(fe.Namespace(), ".")
 	name := strings.ReplaceAll(path, ".", " ")
+	value := valueText(fe.Value())
 	switch fe.Tag() {
 	case "required":
 		return fmt.Errorf("%s: missing value", name)
 	case "oneof":
-		return fmt.Errorf("%s: invalid value '%v' (want one of: %s)", name, fe.Value(), strings.ReplaceAll(fe.Param(), " ", ", "))
+		return fmt.Errorf("%s: invalid value '%s' (want one of: %s)", name, value, strings.ReplaceAll(fe.Param(), " ", ", "))
 	case "url":
-		return fmt.Errorf("%s: invalid URL '%v'", name, fe.Value())
+		return fmt.Errorf("%s: invalid URL '%s'", name, value)
 	case "gte", "lte", "max", "min":
-		return fmt.Errorf("%s: value '%v' out of range (%s %s)", name, fe.Value(), fe.Tag(), fe.Param())
+		return fmt.Errorf("%s: value '%s' out of range (%s %s)", name, value, fe.Tag(), fe.Param())
 	default:
-		return fmt.Errorf("%s: invalid value '%v'", name, fe.Value())
+		return fmt.Errorf("%s: invalid value '%s'", name, value)
 	}
+}
+
+// valueText writes a config value as the user wrote it: durations as durations, not nanoseconds.
+func valueText(v any) string {
+	switch d := v.(type) {
+	case caddy.Duration:
+		return time.Duration(d).String()
+	case *caddy.Duration:
+		if d != nil {
+			return time.Duration(*d).String()
+		}
+	}
+	return fmt.Sprint(v)
 }

@@ -194,3 +194,18 @@ func clip(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
 }
+
+// Text joins violations into one line, "<path>: <message>; ...", the form a quarantined event's
+// dead letter records as its error.
+func Text(vs []Violation) string {
+	var b strings.Builder
+	for i, v := range vs {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(v.Path)
+		b.WriteString(": ")
+		b.WriteString(v.Message)
+	}
+	return b.String()
+}

@@ -182,3 +182,13 @@ func compileInline(t *testing.T, src string) *jsonschema.Schema {
 	}
 	return sch
 }
+
+func TestText(t *testing.T) {
+	got := schemas.Text([]schemas.Violation{{Path: "/event", Message: "missing property"}, {Path: "", Message: "want object"}})
+	if want := "/event: missing property; : want object"; got != want {
+		t.Fatalf("Text = %q, want %q", got, want)
+	}
+	if got := schemas.Text(nil); got != "" {
+		t.Fatalf("Text(nil) = %q, want empty", got)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // benchBody is a typical webhook body of about 1 KiB.
@@ -49,13 +51,13 @@ func BenchmarkVerifyBearer(b *testing.B) {
 // BenchmarkVerifyJWT is an RS256 token verified against a cached JWKS: no network.
 func BenchmarkVerifyJWT(b *testing.B) {
 	v := offlineJWT(b)
-	tok := signJWT(b, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("https://idp.example", testNow))
+	tok := testkit.SignJWT(b, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("https://idp.example", testNow))
 	benchVerify(b, v, &Request{Header: bearerHdr(tok), Now: testNow})
 }
 
 func BenchmarkVerifyJWTES256(b *testing.B) {
 	v := offlineJWT(b)
-	tok := signJWT(b, jwt.SigningMethodES256, ecKey(), "ec1", stdClaims("https://idp.example", testNow))
+	tok := testkit.SignJWT(b, jwt.SigningMethodES256, ecKey(), "ec1", stdClaims("https://idp.example", testNow))
 	benchVerify(b, v, &Request{Header: bearerHdr(tok), Now: testNow})
 }
 

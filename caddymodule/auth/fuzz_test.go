@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // checkFuzzErr fails when a verifier returns an error that does not wrap ErrUnauthorized.
@@ -109,7 +111,7 @@ func offlineJWT(tb testing.TB) *jwtVerifier {
 		Algorithms: []string{"RS256", "ES256"},
 		Scopes:     []string{"webhooks:write"},
 	}}, Options{Now: fixedClock}).(*jwtVerifier)
-	set, err := parseJWKS(jwksJSON(jwkOf("k1", rsaKeyA()), jwkOf("ec1", ecKey())), testNow)
+	set, err := parseJWKS(testkit.JWKS(testkit.JWK("k1", rsaKeyA()), testkit.JWK("ec1", ecKey())), testNow)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -122,9 +124,9 @@ func FuzzJWTVerify(f *testing.F) {
 	jv := offlineJWT(f)
 	ov, ts := buildOAuth2(f, oauth2Config(), testOptions())
 	good := stdClaims("https://idp.example", testNow)
-	f.Add(signJWT(f, jwt.SigningMethodRS256, rsaKeyA(), "k1", good))
-	f.Add(signJWT(f, jwt.SigningMethodES256, ecKey(), "ec1", good))
-	f.Add(signJWT(f, jwt.SigningMethodHS256, []byte("k"), "k1", good))
+	f.Add(testkit.SignJWT(f, jwt.SigningMethodRS256, rsaKeyA(), "k1", good))
+	f.Add(testkit.SignJWT(f, jwt.SigningMethodES256, ecKey(), "ec1", good))
+	f.Add(testkit.SignJWT(f, jwt.SigningMethodHS256, []byte("k"), "k1", good))
 	f.Add(unsignedToken(map[string]string{"alg": "none"}, good))
 	w := postToken(ts, tokenReq{basic: [2]string{incodeID, incodeSecret}, form: "grant_type=client_credentials"})
 	f.Add(decodeTokenF(f, w.Body.Bytes()))

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -12,16 +11,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // Test keys are generated once per test binary.
@@ -52,98 +51,8 @@ func mustRSA(bits int) *rsa.PrivateKey {
 	return k
 }
 
+// b64u is the base64url text of a JWT part or a JWK member.
 func b64u(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
-
-// jwkOf is the public JWK of a private key.
-func jwkOf(kid string, key crypto.Signer) map[string]string {
-	switch pub := key.Public().(type) {
-	case *rsa.PublicKey:
-		return map[string]string{"kty": "RSA", "kid": kid, "use": "sig", "n": b64u(pub.N.Bytes()), "e": b64u(big.NewInt(int64(pub.E)).Bytes())}
-	case *ecdsa.PublicKey:
-		b, err := pub.Bytes()
-		if err != nil {
-			panic(err)
-		}
-		size := (pub.Curve.Params().BitSize + 7) / 8
-		return map[string]string{"kty": "EC", "kid": kid, "crv": pub.Curve.Params().Name, "x": b64u(b[1 : 1+size]), "y": b64u(b[1+size:])}
-	case ed25519.PublicKey:
-		return map[string]string{"kty": "OKP", "kid": kid, "crv": "Ed25519", "x": b64u(pub)}
-	}
-	panic("unsupported key")
-}
-
-func jwksJSON(keys ...map[string]string) []byte {
-	b, err := json.Marshal(map[string]any{"keys": keys})
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// idp is a test identity provider on loopback: discovery document and JWKS.
-type idp struct {
-	srv           *httptest.Server
-	issuer        string
-	mu            sync.Mutex
-	jwks          []byte
-	docIssuer     string // issuer written in the discovery document; default srv.URL
-	jwksHits      atomic.Int32
-	discoveryHits atomic.Int32
-	failJWKS      atomic.Bool
-}
-
-func newIDP(t testing.TB, keys ...map[string]string) *idp {
-	p := &idp{jwks: jwksJSON(keys...)}
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			p.discoveryHits.Add(1)
-			p.mu.Lock()
-			iss := p.docIssuer
-			p.mu.Unlock()
-			if iss == "" {
-				iss = p.issuer
-			}
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": iss, "jwks_uri": p.srv.URL + "/jwks"})
-		case "/jwks":
-			p.jwksHits.Add(1)
-			if p.failJWKS.Load() {
-				http.Error(w, "down", http.StatusInternalServerError)
-				return
-			}
-			p.mu.Lock()
-			b := p.jwks
-			p.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(b)
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	p.issuer = p.srv.URL
-	t.Cleanup(p.srv.Close)
-	return p
-}
-
-func (p *idp) setKeys(keys ...map[string]string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.jwks = jwksJSON(keys...)
-}
-
-// signJWT signs claims with key and the given header fields.
-func signJWT(t testing.TB, m jwt.SigningMethod, key any, kid string, claims jwt.MapClaims) string {
-	t.Helper()
-	tok := jwt.NewWithClaims(m, claims)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
-	return s
-}
 
 // stdClaims are valid claims for issuer iss and audience "gateway".
 func stdClaims(iss string, now time.Time) jwt.MapClaims {
@@ -182,24 +91,24 @@ func unsignedToken(header, claims any) string {
 }
 
 func TestJWTVerify(t *testing.T) {
-	p := newIDP(t, jwkOf("k1", rsaKeyA()), jwkOf("ec1", ecKey()), jwkOf("ed1", edKey()))
+	p := testkit.NewIdP(t, testkit.JWK("k1", rsaKeyA()), testkit.JWK("ec1", ecKey()), testkit.JWK("ed1", edKey()))
 	clock := newTestClock()
-	o := Options{Now: clock.Now, HTTPClient: p.srv.Client()}
+	o := Options{Now: clock.Now, HTTPClient: p.Client()}
 	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{
-		Issuer:     p.issuer,
+		Issuer:     p.Issuer(),
 		Audience:   []string{"gateway", "gateway-2"},
 		Scopes:     []string{"webhooks:write"},
 		Algorithms: []string{"RS256", "ES256", "EdDSA"},
 	}}, o)
-	if p.discoveryHits.Load() != 0 || p.jwksHits.Load() != 0 {
+	if p.DiscoveryFetches.Load() != 0 || p.JWKSFetches.Load() != 0 {
 		t.Fatal("Build fetched over the network")
 	}
 	now := clock.Now()
-	good := stdClaims(p.issuer, now)
-	rs := func(c jwt.MapClaims) string { return signJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", c) }
+	good := stdClaims(p.Issuer(), now)
+	rs := func(c jwt.MapClaims) string { return testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", c) }
 	valid := rs(good)
 	parts := strings.Split(valid, ".")
-	tampered := parts[0] + "." + b64u([]byte(`{"iss":"`+p.issuer+`","aud":"gateway","exp":9999999999,"iat":1,"scope":"webhooks:write","sub":"admin"}`)) + "." + parts[2]
+	tampered := parts[0] + "." + b64u([]byte(`{"iss":"`+p.Issuer()+`","aud":"gateway","exp":9999999999,"iat":1,"scope":"webhooks:write","sub":"admin"}`)) + "." + parts[2]
 	pubDER, err := x509.MarshalPKIXPublicKey(&rsaKeyA().PublicKey)
 	if err != nil {
 		t.Fatal(err)
@@ -208,8 +117,8 @@ func TestJWTVerify(t *testing.T) {
 
 	cases := []verifyCase{
 		{name: "valid RS256", header: bearerHdr(valid)},
-		{name: "valid ES256", header: bearerHdr(signJWT(t, jwt.SigningMethodES256, ecKey(), "ec1", good))},
-		{name: "valid EdDSA", header: bearerHdr(signJWT(t, jwt.SigningMethodEdDSA, edKey(), "ed1", good))},
+		{name: "valid ES256", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodES256, ecKey(), "ec1", good))},
+		{name: "valid EdDSA", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodEdDSA, edKey(), "ed1", good))},
 		{name: "second audience in array", header: bearerHdr(rs(with(good, "aud", []string{"x", "gateway-2"})))},
 		{name: "scp array", header: bearerHdr(rs(with(good, "scope", nil, "scp", []string{"webhooks:write"})))},
 		{name: "scp string", header: bearerHdr(rs(with(good, "scope", nil, "scp", "a webhooks:write")))},
@@ -225,12 +134,12 @@ func TestJWTVerify(t *testing.T) {
 		{name: "no scope", header: bearerHdr(rs(with(good, "scope", nil))), want: errMissingScope},
 		{name: "bad scope type", header: bearerHdr(rs(with(good, "scope", 42))), want: errMalformedToken},
 		{name: "alg none", header: bearerHdr(unsignedToken(map[string]string{"alg": "none", "kid": "k1"}, good)), want: errAlgorithmNotAllowed},
-		{name: "HS256 with the RSA public key", header: bearerHdr(signJWT(t, jwt.SigningMethodHS256, pubPEM, "k1", good)), want: errAlgorithmNotAllowed},
-		{name: "HS256 with the RSA modulus", header: bearerHdr(signJWT(t, jwt.SigningMethodHS256, rsaKeyA().N.Bytes(), "k1", good)), want: errAlgorithmNotAllowed},
-		{name: "RS384 not allowed", header: bearerHdr(signJWT(t, jwt.SigningMethodRS384, rsaKeyA(), "k1", good)), want: errAlgorithmNotAllowed},
+		{name: "HS256 with the RSA public key", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodHS256, pubPEM, "k1", good)), want: errAlgorithmNotAllowed},
+		{name: "HS256 with the RSA modulus", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodHS256, rsaKeyA().N.Bytes(), "k1", good)), want: errAlgorithmNotAllowed},
+		{name: "RS384 not allowed", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodRS384, rsaKeyA(), "k1", good)), want: errAlgorithmNotAllowed},
 		{name: "unknown alg", header: bearerHdr(unsignedToken(map[string]string{"alg": "XX999", "kid": "k1"}, good) + "c2ln"), want: errAlgorithmNotAllowed},
-		{name: "RS256 token on the EC key id", header: bearerHdr(signJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "ec1", good)), want: errUnknownKeyID},
-		{name: "signed by another key", header: bearerHdr(signJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "k1", good)), want: errSignatureMismatch},
+		{name: "RS256 token on the EC key id", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "ec1", good)), want: errUnknownKeyID},
+		{name: "signed by another key", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "k1", good)), want: errSignatureMismatch},
 		{name: "tampered payload", header: bearerHdr(tampered), want: errSignatureMismatch},
 		{name: "truncated signature", header: bearerHdr(valid[:len(valid)-8]), want: errSignatureMismatch},
 		{name: "truncated to two parts", header: bearerHdr(parts[0] + "." + parts[1]), want: errMalformedToken},
@@ -241,7 +150,7 @@ func TestJWTVerify(t *testing.T) {
 		{name: "basic scheme", header: hdr("Authorization", "Basic "+valid), want: errMissingCredentials},
 	}
 	runVerifyCases(t, v, cases)
-	if n := p.discoveryHits.Load(); n != 1 {
+	if n := p.DiscoveryFetches.Load(); n != 1 {
 		t.Fatalf("discovery fetched %d times, want 1", n)
 	}
 }
@@ -258,33 +167,33 @@ func critToken(t *testing.T, c jwt.MapClaims) string {
 }
 
 func TestJWTNoKidAndJWKSURL(t *testing.T) {
-	p := newIDP(t, jwkOf("", rsaKeyA()))
-	o := Options{Now: fixedClock, HTTPClient: p.srv.Client()}
-	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{JWKSURL: p.srv.URL + "/jwks", Audience: []string{"gateway"}}}, o)
+	p := testkit.NewIdP(t, testkit.JWK("", rsaKeyA()))
+	o := Options{Now: fixedClock, HTTPClient: p.Client()}
+	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{JWKSURL: p.JWKSURL(), Audience: []string{"gateway"}}}, o)
 	c := stdClaims("any-issuer", testNow)
 	runVerifyCases(t, v, []verifyCase{
-		{name: "no kid, single key", header: bearerHdr(signJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "", c))},
-		{name: "no kid, wrong key", header: bearerHdr(signJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "", c)), want: errSignatureMismatch},
+		{name: "no kid, single key", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "", c))},
+		{name: "no kid, wrong key", header: bearerHdr(testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "", c)), want: errSignatureMismatch},
 	})
-	if p.discoveryHits.Load() != 0 {
+	if p.DiscoveryFetches.Load() != 0 {
 		t.Fatal("discovery used although jwks_url is set")
 	}
 }
 
 func TestJWKSRefreshRateLimitAndRotation(t *testing.T) {
-	p := newIDP(t, jwkOf("k1", rsaKeyA()))
+	p := testkit.NewIdP(t, testkit.JWK("k1", rsaKeyA()))
 	clock := newTestClock()
-	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{Issuer: p.issuer, Audience: []string{"gateway"}}}, Options{Now: clock.Now, HTTPClient: p.srv.Client()})
+	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{Issuer: p.Issuer(), Audience: []string{"gateway"}}}, Options{Now: clock.Now, HTTPClient: p.Client()})
 	verify := func(key *rsa.PrivateKey, kid string) error {
 		now := clock.Now()
-		tok := signJWT(t, jwt.SigningMethodRS256, key, kid, stdClaims(p.issuer, now))
+		tok := testkit.SignJWT(t, jwt.SigningMethodRS256, key, kid, stdClaims(p.Issuer(), now))
 		return v.Verify(context.Background(), &Request{Header: bearerHdr(tok), Now: now})
 	}
-	step := func(name string, err, want error, wantHits int32) {
+	step := func(name string, err, want error, wantHits int64) {
 		t.Helper()
 		t.Run(name, func(t *testing.T) {
 			checkVerifyErr(t, err, want)
-			if got := p.jwksHits.Load(); got != wantHits {
+			if got := p.JWKSFetches.Load(); got != wantHits {
 				t.Fatalf("jwks fetched %d times, want %d", got, wantHits)
 			}
 		})
@@ -299,34 +208,34 @@ func TestJWKSRefreshRateLimitAndRotation(t *testing.T) {
 	step("still rate-limited", verify(rsaKeyB(), "k2"), errUnknownKeyID, 2)
 
 	// The provider rotates: k1 is replaced by k2.
-	p.setKeys(jwkOf("k2", rsaKeyB()))
+	p.SetKeys(testkit.JWK("k2", rsaKeyB()))
 	clock.Advance(jwksRefreshInterval)
 	step("new kid accepted after refresh", verify(rsaKeyB(), "k2"), nil, 3)
 	step("old kid gone, refresh rate-limited", verify(rsaKeyA(), "k1"), errUnknownKeyID, 3)
 
 	// The provider goes down: the cached set keeps serving, within jwksMaxStale.
-	p.failJWKS.Store(true)
+	p.FailJWKS.Store(true)
 	clock.Advance(jwksCacheTTL + time.Second)
 	step("stale set serves while refresh fails", verify(rsaKeyB(), "k2"), nil, 4)
 	step("failed refresh is rate-limited", verify(rsaKeyB(), "k2"), nil, 4)
 	clock.Advance(jwksMaxStale)
 	step("too stale: fail closed", verify(rsaKeyB(), "k2"), errKeysUnavailable, 5)
 	step("retry after failure is rate-limited", verify(rsaKeyB(), "k2"), errKeysUnavailable, 5)
-	p.failJWKS.Store(false)
+	p.FailJWKS.Store(false)
 	clock.Advance(jwksRetryAfterFailure)
 	step("recovers", verify(rsaKeyB(), "k2"), nil, 6)
-	if n := p.discoveryHits.Load(); n != 1 {
+	if n := p.DiscoveryFetches.Load(); n != 1 {
 		t.Fatalf("discovery fetched %d times, want 1", n)
 	}
 }
 
 func TestJWKSConcurrentUnknownKid(t *testing.T) {
-	p := newIDP(t, jwkOf("k1", rsaKeyA()))
+	p := testkit.NewIdP(t, testkit.JWK("k1", rsaKeyA()))
 	clock := newTestClock()
-	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{JWKSURL: p.srv.URL + "/jwks", Audience: []string{"gateway"}}}, Options{Now: clock.Now, HTTPClient: p.srv.Client()})
+	v := mustBuild(t, Config{Method: "jwt", JWT: &JWTConfig{JWKSURL: p.JWKSURL(), Audience: []string{"gateway"}}}, Options{Now: clock.Now, HTTPClient: p.Client()})
 	now := clock.Now()
-	good := signJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("x", now))
-	forged := signJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "forged", stdClaims("x", now))
+	good := testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("x", now))
+	forged := testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyB(), "forged", stdClaims("x", now))
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Add(1)
@@ -341,7 +250,7 @@ func TestJWKSConcurrentUnknownKid(t *testing.T) {
 	}
 	wg.Wait()
 	// One fetch for the first use, at most one refresh for the forged kid.
-	if got := p.jwksHits.Load(); got < 1 || got > 2 {
+	if got := p.JWKSFetches.Load(); got < 1 || got > 2 {
 		t.Fatalf("jwks fetched %d times, want 1 or 2", got)
 	}
 }
@@ -351,28 +260,28 @@ func TestJWKSUnavailable(t *testing.T) {
 	closedURL := closed.URL
 	closed.Close()
 
-	down := newIDP(t, jwkOf("k1", rsaKeyA()))
-	down.failJWKS.Store(true)
+	down := testkit.NewIdP(t, testkit.JWK("k1", rsaKeyA()))
+	down.FailJWKS.Store(true)
 
-	liar := newIDP(t, jwkOf("k1", rsaKeyA()))
-	liar.docIssuer = "https://other.example"
+	liar := testkit.NewIdP(t, testkit.JWK("k1", rsaKeyA()))
+	liar.SetDocIssuer("https://other.example")
 
-	empty := newIDP(t)
+	empty := testkit.NewIdP(t)
 
-	weak := newIDP(t, jwkOf("k1", mustRSA(1024)))
+	weak := testkit.NewIdP(t, testkit.JWK("k1", mustRSA(1024)))
 
-	tok := signJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("x", testNow))
+	tok := testkit.SignJWT(t, jwt.SigningMethodRS256, rsaKeyA(), "k1", stdClaims("x", testNow))
 	cases := []struct {
 		name string
 		cfg  JWTConfig
 	}{
 		{"unreachable jwks_url", JWTConfig{JWKSURL: closedURL + "/jwks"}},
 		{"unreachable issuer", JWTConfig{Issuer: closedURL}},
-		{"jwks answers 500", JWTConfig{JWKSURL: down.srv.URL + "/jwks"}},
-		{"discovery issuer mismatch", JWTConfig{Issuer: liar.issuer}},
-		{"empty key set", JWTConfig{JWKSURL: empty.srv.URL + "/jwks"}},
-		{"only a 1024-bit key", JWTConfig{JWKSURL: weak.srv.URL + "/jwks"}},
-		{"not a JWKS", JWTConfig{JWKSURL: down.srv.URL + "/.well-known/openid-configuration"}},
+		{"jwks answers 500", JWTConfig{JWKSURL: down.JWKSURL()}},
+		{"discovery issuer mismatch", JWTConfig{Issuer: liar.Issuer()}},
+		{"empty key set", JWTConfig{JWKSURL: empty.JWKSURL()}},
+		{"only a 1024-bit key", JWTConfig{JWKSURL: weak.JWKSURL()}},
+		{"not a JWKS", JWTConfig{JWKSURL: down.URL + "/.well-known/openid-configuration"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -412,14 +321,14 @@ func TestJWTBuildErrors(t *testing.T) {
 }
 
 func TestParseJWKSSkipsBadKeys(t *testing.T) {
-	good := jwkOf("good", rsaKeyA())
-	offCurve := jwkOf("off", ecKey())
+	good := testkit.JWK("good", rsaKeyA())
+	offCurve := testkit.JWK("off", ecKey())
 	offCurve["y"] = offCurve["x"]
-	enc := jwkOf("enc", rsaKeyB())
+	enc := testkit.JWK("enc", rsaKeyB())
 	enc["use"] = "enc"
-	evenE := jwkOf("even", rsaKeyB())
+	evenE := testkit.JWK("even", rsaKeyB())
 	evenE["e"] = b64u([]byte{2})
-	set, err := parseJWKS(jwksJSON(good, offCurve, enc, evenE,
+	set, err := parseJWKS(testkit.JWKS(good, offCurve, enc, evenE,
 		map[string]string{"kty": "oct", "kid": "sym", "k": "c2VjcmV0"},
 		map[string]string{"kty": "EC", "kid": "k", "crv": "P-192", "x": "AA", "y": "AA"},
 		map[string]string{"kty": "OKP", "kid": "x", "crv": "X25519", "x": b64u(make([]byte, 32))},

@@ -16,9 +16,9 @@ import (
 // the sender signs "<webhook-id>.<webhook-timestamp>.<body>" with HMAC-SHA256 and sends
 // "webhook-signature: v1,<base64> [v1,<base64> ...]".
 const (
-	headerWebhookID        = "Webhook-Id"
-	headerWebhookTimestamp = "Webhook-Timestamp"
-	headerWebhookSignature = "Webhook-Signature"
+	HeaderWebhookID        = "Webhook-Id"
+	HeaderWebhookTimestamp = "Webhook-Timestamp"
+	HeaderWebhookSignature = "Webhook-Signature"
 	standardWebhooksPrefix = "whsec_"
 	minStandardSecretLen   = 16
 )
@@ -104,25 +104,25 @@ func (v *standardWebhooksVerifier) Method() string    { return MethodStandardWeb
 func (v *standardWebhooksVerifier) Phase() Phase      { return PhaseBody }
 func (v *standardWebhooksVerifier) Challenge() string { return "" }
 func (v *standardWebhooksVerifier) StripHeaders() []string {
-	return []string{headerWebhookID, headerWebhookTimestamp, headerWebhookSignature}
+	return []string{HeaderWebhookID, HeaderWebhookTimestamp, HeaderWebhookSignature}
 }
 
 func (v *standardWebhooksVerifier) Verify(_ context.Context, r *Request) error {
-	id, err := headerValue(r.Header, headerWebhookID)
+	id, err := headerValue(r.Header, HeaderWebhookID)
 	if err != nil {
 		if errors.Is(err, errMissingCredentials) {
 			return errMissingMessageID
 		}
 		return err
 	}
-	ts, err := headerValue(r.Header, headerWebhookTimestamp)
+	ts, err := headerValue(r.Header, HeaderWebhookTimestamp)
 	if err != nil {
 		if errors.Is(err, errMissingCredentials) {
 			return errMissingTimestamp
 		}
 		return err
 	}
-	sigHeader, err := headerValue(r.Header, headerWebhookSignature)
+	sigHeader, err := headerValue(r.Header, HeaderWebhookSignature)
 	if err != nil {
 		return signatureHeaderFailure(err)
 	}

@@ -39,10 +39,14 @@ type Tier struct {
 	locks keyedLocks
 }
 
-// New returns a tier that caches up to maxKeys recent keys.
+// DefaultCacheKeys is the size of a route's first tier: a fixed memory budget (a few MB), not a
+// cost per key of the window.
+const DefaultCacheKeys = 100_000
+
+// New returns a tier that caches up to maxKeys recent keys (DefaultCacheKeys when maxKeys <= 0).
 func New(maxKeys int64) (*Tier, error) {
 	if maxKeys <= 0 {
-		maxKeys = 100_000
+		maxKeys = DefaultCacheKeys
 	}
 	c, err := ristretto.NewCache(&ristretto.Config[string, struct{}]{
 		NumCounters: maxKeys * 10,

@@ -12,11 +12,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 func TestAcceptDelivered(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusNoContent))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusNoContent))
 	secret := []byte("signing-key")
 	p := policy(up.URL)
 	p.SignSecret = secret
@@ -32,10 +34,10 @@ func TestAcceptDelivered(t *testing.T) {
 	if err != nil || dup {
 		t.Fatalf("accept: dup=%v err=%v", dup, err)
 	}
-	waitFor(t, 10*time.Second, "one delivery", func() bool { return up.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "one delivery", func() bool { return up.Count() == 1 })
 	settled(t, r, 10*time.Second)
 
-	h := up.get()[0]
+	h := up.Requests()[0]
 	want := map[string]string{
 		"Content-Type":              "application/json",
 		"X-Webhook-Id":              ev.ID,
@@ -49,18 +51,18 @@ func TestAcceptDelivered(t *testing.T) {
 		"Webhook-Id":                ev.ID,
 	}
 	for k, v := range want {
-		if got := h.header.Get(k); got != v {
+		if got := h.Header.Get(k); got != v {
 			t.Errorf("header %s = %q, want %q", k, got, v)
 		}
 	}
-	if string(h.body) != string(ev.Body) {
-		t.Errorf("body = %q, want %q", h.body, ev.Body)
+	if string(h.Body) != string(ev.Body) {
+		t.Errorf("body = %q, want %q", h.Body, ev.Body)
 	}
-	ts := h.header.Get("Webhook-Timestamp")
+	ts := h.Header.Get("Webhook-Timestamp")
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(ev.ID + "." + ts + "."))
 	mac.Write(ev.Body)
-	if got, want := h.header.Get("Webhook-Signature"), "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)); got != want {
+	if got, want := h.Header.Get("Webhook-Signature"), "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)); got != want {
 		t.Errorf("signature = %q, want %q", got, want)
 	}
 	if sec, _ := strconv.ParseInt(ts, 10, 64); time.Since(time.Unix(sec, 0)) > time.Minute {
@@ -75,7 +77,7 @@ func TestAcceptDelivered(t *testing.T) {
 
 func TestAcceptConcurrentSameKey(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL)})
 	r.Start()
 
@@ -103,16 +105,16 @@ func TestAcceptConcurrentSameKey(t *testing.T) {
 	if stored != 1 {
 		t.Fatalf("%d of %d concurrent accepts stored the event, want 1", stored, n)
 	}
-	waitFor(t, 10*time.Second, "one delivery", func() bool { return up.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "one delivery", func() bool { return up.Count() == 1 })
 	settled(t, r, 10*time.Second)
-	if got := up.count(); got != 1 {
+	if got := up.Count(); got != 1 {
 		t.Fatalf("upstream saw %d deliveries, want 1", got)
 	}
 }
 
 func TestDedupWindowExpiry(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	clock := &fakeClock{}
 	r := newRoute(t, s, QueueConfig{DedupWindow: time.Hour, Forward: policy(up.URL)})
 	r.now = clock.now
@@ -132,7 +134,7 @@ func TestDedupWindowExpiry(t *testing.T) {
 	if !accept("01JWIN00000000000000000002") {
 		t.Fatal("second accept while queued is not a duplicate")
 	}
-	waitFor(t, 10*time.Second, "delivery", func() bool { return up.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "delivery", func() bool { return up.Count() == 1 })
 	settled(t, r, 10*time.Second)
 	clock.advance(59 * time.Minute)
 	if !accept("01JWIN00000000000000000003") {
@@ -142,8 +144,8 @@ func TestDedupWindowExpiry(t *testing.T) {
 	if accept("01JWIN00000000000000000004") {
 		t.Fatal("accept after the window is a duplicate")
 	}
-	waitFor(t, 10*time.Second, "second delivery", func() bool { return up.count() == 2 })
-	if got := up.get()[1].header.Get(HeaderID); got != "01JWIN00000000000000000004" {
+	testkit.WaitFor(t, 10*time.Second, "second delivery", func() bool { return up.Count() == 2 })
+	if got := up.Requests()[1].Header.Get(HeaderID); got != "01JWIN00000000000000000004" {
 		t.Fatalf("second delivery is %s", got)
 	}
 }
@@ -209,7 +211,7 @@ func TestGateSeenRecord(t *testing.T) {
 
 func TestCloseReopen(t *testing.T) {
 	dir := t.TempDir()
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	cfg := QueueConfig{Forward: policy(up.URL)}
 
 	s1 := openStore(t, dir)
@@ -230,7 +232,7 @@ func TestCloseReopen(t *testing.T) {
 		t.Fatalf("accept of a queued key after reopen: dup=%v err=%v", dup, err)
 	}
 	r2.Start()
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return up.count() == 3 })
+	testkit.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return up.Count() == 3 })
 	settled(t, r2, 10*time.Second)
 	if err := r2.Stop(time.Second); err != nil {
 		t.Fatalf("stop: %v", err)
@@ -245,8 +247,8 @@ func TestCloseReopen(t *testing.T) {
 		t.Fatalf("accept of a delivered key after reopen: dup=%v err=%v", dup, err)
 	}
 	got := map[string]bool{}
-	for _, h := range up.get() {
-		got[h.header.Get(HeaderID)] = true
+	for _, h := range up.Requests() {
+		got[h.Header.Get(HeaderID)] = true
 	}
 	for _, id := range ids {
 		if !got[id] {

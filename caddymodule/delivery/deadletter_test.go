@@ -3,21 +3,15 @@ package delivery
 import (
 	"errors"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 func TestDeadLetterAdmin(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	var healthy atomic.Bool
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		if healthy.Load() {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusInternalServerError)
-	})
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusInternalServerError)) // until the replay
 	p := policy(up.URL)
 	p.MaxAttempts = 1
 	r := newRoute(t, s, QueueConfig{Forward: p})
@@ -28,7 +22,7 @@ func TestDeadLetterAdmin(t *testing.T) {
 			t.Fatalf("accept %d: %v", i, err)
 		}
 	}
-	waitFor(t, 10*time.Second, "three dead letters", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "three dead letters", func() bool {
 		st, err := r.Stats(testCtx(t))
 		return err == nil && st.Dead == 3 && st.Pending == 0
 	})
@@ -76,15 +70,15 @@ func TestDeadLetterAdmin(t *testing.T) {
 		}
 	})
 	t.Run("replay", func(t *testing.T) {
-		healthy.Store(true)
-		before := up.count()
+		up.SetRespond(testkit.Status(http.StatusOK))
+		before := up.Count()
 		if err := r.Replay(testCtx(t), ids[1]); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 10*time.Second, "the replayed delivery", func() bool { return up.count() == before+1 })
-		h := up.get()[before]
-		if h.header.Get(HeaderID) != ids[1] || h.header.Get(HeaderAttempt) != "1" {
-			t.Fatalf("replay delivered id %s attempt %s", h.header.Get(HeaderID), h.header.Get(HeaderAttempt))
+		testkit.WaitFor(t, 10*time.Second, "the replayed delivery", func() bool { return up.Count() == before+1 })
+		h := up.Requests()[before]
+		if h.Header.Get(HeaderID) != ids[1] || h.Header.Get(HeaderAttempt) != "1" {
+			t.Fatalf("replay delivered id %s attempt %s", h.Header.Get(HeaderID), h.Header.Get(HeaderAttempt))
 		}
 		if _, err := r.DeadLetter(testCtx(t), ids[1]); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("replayed dead letter still listed: %v", err)

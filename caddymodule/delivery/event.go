@@ -110,34 +110,6 @@ func setIf(h nats.Header, k, v string) {
 	}
 }
 
-// HeaderSafe makes v usable as an HTTP and NATS header value: control characters other than
-// tab become %XX escapes, so a key that came out of a JSON payload can never split a header.
-func HeaderSafe(v string) string {
-	clean := true
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return v
-	}
-	var b strings.Builder
-	b.Grow(len(v) + 8)
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if (c < 0x20 && c != '\t') || c == 0x7f {
-			b.WriteByte('%')
-			b.WriteByte("0123456789ABCDEF"[c>>4])
-			b.WriteByte("0123456789ABCDEF"[c&15])
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
-}
-
 // decodeEvent rebuilds an Event from the headers and body of a stored message.
 func decodeEvent(h nats.Header, body []byte) (*Event, error) {
 	id := first(h, hdrID)

@@ -14,21 +14,9 @@ import (
 	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/auth"
 )
 
-// Headers of the forwarded request (docs/architecture.md, "The header contract") and of
-// Standard Webhooks signatures.
 const (
-	HeaderID             = "X-Webhook-Id"
-	HeaderVendor         = "X-Webhook-Vendor"
-	HeaderEvent          = "X-Webhook-Event"
-	HeaderIdempotencyKey = "X-Webhook-Idempotency-Key"
-	HeaderAttempt        = "X-Webhook-Attempt"
-	HeaderReceivedAt     = "X-Webhook-Received-At"
-	HeaderReplay         = "X-Webhook-Replay"
-	HeaderSignatureID    = "Webhook-Id"
-	HeaderSignatureTime  = "Webhook-Timestamp"
-	HeaderSignature      = "Webhook-Signature"
-	userAgent            = "caddy-webhook-gateway"
-	maxDrain             = 64 << 10
+	userAgent = "caddy-webhook-gateway"
+	maxDrain  = 64 << 10
 )
 
 // outcome is the result of one delivery attempt.

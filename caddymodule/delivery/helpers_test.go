@@ -2,15 +2,14 @@ package delivery
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // openStore opens an embedded store in dir and closes it when the test ends.
@@ -52,70 +51,10 @@ func event(id string) *Event {
 	return &Event{ID: id, Vendor: "incode", Type: "onboarding.completed", Key: "key-" + id, ContentType: "application/json", Body: []byte(`{"id":"` + id + `"}`)}
 }
 
-// hit is one request seen by an upstream.
-type hit struct {
-	at     time.Time
-	header http.Header
-	body   []byte
-}
-
-// upstream is an httptest.Server on 127.0.0.1 that records requests and answers with respond.
-type upstream struct {
-	*httptest.Server
-	mu      sync.Mutex
-	hits    []hit
-	respond func(w http.ResponseWriter, r *http.Request, n int) // n is the 1-based request count
-}
-
-func newUpstream(t testing.TB, respond func(w http.ResponseWriter, r *http.Request, n int)) *upstream {
-	t.Helper()
-	u := &upstream{respond: respond}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		u.mu.Lock()
-		u.hits = append(u.hits, hit{at: time.Now(), header: r.Header.Clone(), body: body})
-		n := len(u.hits)
-		u.mu.Unlock()
-		if u.respond != nil {
-			u.respond(w, r, n)
-		}
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *upstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.hits)
-}
-
-func (u *upstream) get() []hit {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]hit(nil), u.hits...)
-}
-
-func status(code int) func(http.ResponseWriter, *http.Request, int) {
-	return func(w http.ResponseWriter, _ *http.Request, _ int) { w.WriteHeader(code) }
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // settled waits until the route has nothing pending (all events delivered or dead).
 func settled(t testing.TB, r *Queue, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, "an empty queue", func() bool {
+	testkit.WaitFor(t, within, "an empty queue", func() bool {
 		st, err := r.Stats(context.Background())
 		return err == nil && st.Pending == 0 && st.InFlight == 0
 	})

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestHistoryListAndReplay: delivered, dead and pending events are listed oldest first with
@@ -13,7 +15,7 @@ import (
 // ID and key, marked as a replay and with attempts counted afresh.
 func TestHistoryListAndReplay(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		switch {
 		case strings.HasPrefix(r.Header.Get(HeaderID), "DEAD"):
 			w.WriteHeader(http.StatusGone)
@@ -38,15 +40,15 @@ func TestHistoryListAndReplay(t *testing.T) {
 	}
 	accept("OK1")
 	accept("OK2")
-	waitFor(t, 10*time.Second, "two deliveries", func() bool { return up.count() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "two deliveries", func() bool { return up.Count() == 2 })
 	time.Sleep(20 * time.Millisecond)
 	mid := time.Now()
 	time.Sleep(20 * time.Millisecond)
 	accept("OK3")
 	accept("DEAD1")
 	accept("WAIT1")
-	waitFor(t, 10*time.Second, "five attempts", func() bool { return up.count() == 5 })
-	waitFor(t, 10*time.Second, "the dead letter and the ack floor", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "five attempts", func() bool { return up.Count() == 5 })
+	testkit.WaitFor(t, 10*time.Second, "the dead letter and the ack floor", func() bool {
 		st, err := r.Stats(testCtx(t))
 		return err == nil && st.Dead == 1 && st.Pending == 1
 	})
@@ -111,30 +113,30 @@ func TestHistoryListAndReplay(t *testing.T) {
 		t.Fatalf("missing event: %v", err)
 	}
 
-	before := up.count()
+	before := up.Count()
 	if err := r.ReplayEvent(testCtx(t), "OK1"); err != nil {
 		t.Fatalf("replay OK1: %v", err)
 	}
-	waitFor(t, 10*time.Second, "the replay", func() bool { return up.count() == before+1 })
-	h := up.get()[before].header
+	testkit.WaitFor(t, 10*time.Second, "the replay", func() bool { return up.Count() == before+1 })
+	h := up.Requests()[before].Header
 	if h.Get(HeaderID) != "OK1" || h.Get(HeaderIdempotencyKey) != "key-OK1" || h.Get(HeaderReplay) != "true" || h.Get(HeaderAttempt) != "1" {
 		t.Fatalf("replayed headers: %v", h)
 	}
-	for _, hit := range up.get()[:before] {
-		if hit.header.Get(HeaderReplay) != "" {
-			t.Fatalf("a first delivery is marked as a replay: %v", hit.header)
+	for _, hit := range up.Requests()[:before] {
+		if hit.Header.Get(HeaderReplay) != "" {
+			t.Fatalf("a first delivery is marked as a replay: %v", hit.Header)
 		}
 	}
 
-	before = up.count()
+	before = up.Count()
 	n, err := r.ReplayRange(testCtx(t), mid, time.Time{}, StatusDelivered)
 	if err != nil || n != 1 {
 		t.Fatalf("replay range: n=%d err=%v", n, err)
 	}
-	waitFor(t, 10*time.Second, "the range replay", func() bool { return up.count() == before+1 })
+	testkit.WaitFor(t, 10*time.Second, "the range replay", func() bool { return up.Count() == before+1 })
 	time.Sleep(200 * time.Millisecond)
-	if up.count() != before+1 || up.get()[before].header.Get(HeaderID) != "OK3" {
-		t.Fatalf("range replay delivered %d events, first %v", up.count()-before, up.get()[before].header.Get(HeaderID))
+	if up.Count() != before+1 || up.Requests()[before].Header.Get(HeaderID) != "OK3" {
+		t.Fatalf("range replay delivered %d events, first %v", up.Count()-before, up.Requests()[before].Header.Get(HeaderID))
 	}
 	if _, err := r.ReplayRange(testCtx(t), mid, mid, ""); err == nil {
 		t.Fatal("an empty range was accepted")
@@ -151,7 +153,7 @@ func TestHistoryListAndReplay(t *testing.T) {
 // it stays.
 func TestHistoryRetainNone(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	for _, tc := range []struct {
 		name   string
 		retain time.Duration

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestPurgeKeepsUndelivered: with the application failing some events, a purge past the window
@@ -15,7 +17,7 @@ import (
 // nothing from there on.
 func TestPurgeKeepsUndelivered(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		if r.Header.Get("X-Webhook-Id") != "" && strings.HasPrefix(r.Header.Get("X-Webhook-Id"), "bad") {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -38,12 +40,12 @@ func TestPurgeKeepsUndelivered(t *testing.T) {
 	for _, id := range []string{"ok1", "ok2", "ok3"} {
 		accept(id)
 	}
-	waitFor(t, 10*time.Second, "three deliveries", func() bool { return up.count() == 3 })
+	testkit.WaitFor(t, 10*time.Second, "three deliveries", func() bool { return up.Count() == 3 })
 	accept("bad1")
 	accept("bad2")
 	accept("ok4")
-	waitFor(t, 10*time.Second, "three more attempts", func() bool { return up.count() == 6 })
-	waitFor(t, 10*time.Second, "the acks", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "three more attempts", func() bool { return up.Count() == 6 })
+	testkit.WaitFor(t, 10*time.Second, "the acks", func() bool {
 		st, err := r.Stats(context.Background())
 		return err == nil && st.Pending == 2
 	})
@@ -73,7 +75,7 @@ func TestPurgeKeepsUndelivered(t *testing.T) {
 // TestPurgeKeepsWindow: events inside max(window, retain) are not purged, delivered or not.
 func TestPurgeKeepsWindow(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{Name: "window", DedupWindow: time.Minute, Forward: policy(up.URL)})
 	r.Start()
 	for _, id := range []string{"a", "b"} {

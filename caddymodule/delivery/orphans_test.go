@@ -2,9 +2,10 @@ package delivery
 
 import (
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestAttachOrphan: a route's queue left behind under an old name (events
@@ -13,16 +14,7 @@ import (
 // a duplicate, holds the dead letter; the old streams are gone.
 func TestAttachOrphan(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	var ok atomic.Bool
-	var got atomic.Int64
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		if ok.Load() {
-			got.Add(1)
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusBadRequest)
-	})
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusBadRequest)) // until the move
 	p := policy(up.URL)
 	p.DeadLetterOn = []int{http.StatusBadRequest}
 	old := newRoute(t, s, QueueConfig{Name: "old", Forward: p})
@@ -31,7 +23,7 @@ func TestAttachOrphan(t *testing.T) {
 	if _, err := old.Accept(testCtx(t), "kdead", event("01JATT00000000000000000001")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the dead letter", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the dead letter", func() bool {
 		st, err := old.Stats(testCtx(t))
 		return err == nil && st.Dead == 1
 	})
@@ -54,7 +46,7 @@ func TestAttachOrphan(t *testing.T) {
 		t.Fatalf("orphan: %+v, %v; want 2 pending (the marker not counted) and 1 dead", info, err)
 	}
 
-	ok.Store(true)
+	up.SetRespond(testkit.Status(http.StatusOK))
 	target := newRoute(t, s, QueueConfig{Name: "new", Forward: policy(up.URL)})
 	target.Start()
 	res, err := target.Attach(testCtx(t), "old")
@@ -64,7 +56,10 @@ func TestAttachOrphan(t *testing.T) {
 	if res.Events != 2 || res.Keys != 1 || res.DeadLetters != 1 || res.Duplicates != 0 {
 		t.Fatalf("attach: %+v", res)
 	}
-	waitFor(t, 10*time.Second, "both events delivered", func() bool { return got.Load() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "both events delivered", func() bool {
+		ds := up.Delivered(HeaderID)
+		return len(ds) == 2 && len(ds["01JATT00000000000000000002"])+len(ds["01JATT00000000000000000003"]) == 2
+	})
 	if dup, err := target.Accept(testCtx(t), "kdead", event("01JATT00000000000000000009")); err != nil || !dup {
 		t.Fatalf("the dead-lettered key is not a duplicate in the new route: dup %v, %v", dup, err)
 	}

@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // natsNode is a real nats-server with JetStream run in the test process on fixed loopback
@@ -25,19 +26,9 @@ type natsNode struct {
 	ns   *server.Server
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 func newNode(t testing.TB, name string) *natsNode {
 	n := &natsNode{t: t, opts: server.Options{
-		ServerName: name, Host: "127.0.0.1", Port: freePort(t), JetStream: true,
+		ServerName: name, Host: "127.0.0.1", Port: testkit.FreePort(t), JetStream: true,
 		StoreDir: filepath.Join(t.TempDir(), "js"), NoLog: true, NoSigs: true,
 	}}
 	t.Cleanup(n.stop)
@@ -86,7 +77,7 @@ func newCluster(t testing.TB, size int) []*natsNode {
 	routes := make([]string, size)
 	for i := range nodes {
 		nodes[i] = newNode(t, fmt.Sprintf("n%d", i+1))
-		nodes[i].opts.Cluster = server.ClusterOpts{Name: "whgw-unit", Host: "127.0.0.1", Port: freePort(t)}
+		nodes[i].opts.Cluster = server.ClusterOpts{Name: "whgw-unit", Host: "127.0.0.1", Port: testkit.FreePort(t)}
 		routes[i] = fmt.Sprintf("nats://127.0.0.1:%d", nodes[i].opts.Cluster.Port)
 	}
 	for _, n := range nodes {
@@ -120,14 +111,14 @@ func TestOpenWaitsForCluster(t *testing.T) {
 		t.Fatalf("open while the server starts late: %v", err)
 	}
 	t.Logf("opened %s after Open started (the server came up after 1.5s)", time.Since(start).Round(time.Millisecond))
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL)})
 	if _, err := r.Accept(testCtx(t), "k1", event("e1")); err != nil {
 		t.Fatal(err)
 	}
 
 	start = time.Now()
-	_, err = openExternal(t, []string{fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}, 1, time.Second)
+	_, err = openExternal(t, []string{fmt.Sprintf("nats://127.0.0.1:%d", testkit.FreePort(t))}, 1, time.Second)
 	if err == nil {
 		t.Fatal("open succeeded with no server")
 	}
@@ -141,9 +132,7 @@ func TestOpenWaitsForCluster(t *testing.T) {
 // 3-node cluster with 3 replicas at the same moment, as soon as the servers listen, before the
 // cluster has a meta leader. Both must succeed and share the streams.
 func TestConcurrentRouteCreation(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a 3-node cluster: runs without -short")
-	}
+	testkit.SkipShort(t, "starts a 3-node cluster")
 	nodes := newCluster(t, 3)
 	urls := make([]string, len(nodes))
 	for i, n := range nodes {
@@ -184,14 +173,12 @@ func TestConcurrentRouteCreation(t *testing.T) {
 // that delivered the event keeps it and records the delivery once the store is back, so the
 // event is not handed to the other route and delivered again.
 func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out a 6s store outage: runs without -short")
-	}
+	testkit.SkipShort(t, "waits out a 6s store outage")
 	n := newNode(t, "single")
 	n.start()
 	var once sync.Once
 	restarted := make(chan struct{})
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		once.Do(func() {
 			n.stop()
 			go func() {
@@ -223,7 +210,7 @@ func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 	}
 	settled(t, routes[0], 20*time.Second)
 	time.Sleep(2 * time.Second) // a handed-back event would come back within finalRetry
-	if got := up.count(); got != 1 {
+	if got := up.Count(); got != 1 {
 		t.Errorf("the application got %d deliveries of one event, want 1", got)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -236,12 +223,10 @@ func TestBookkeepingOutlivesStoreOutage(t *testing.T) {
 // TestDeliveriesResumeAfterStoreOutage: the store is away for 12s while a route runs; an event
 // accepted once it is back is delivered within a few seconds, however many fetches failed.
 func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("waits out a 12s store outage: runs without -short")
-	}
+	testkit.SkipShort(t, "waits out a 12s store outage")
 	n := newNode(t, "single")
 	n.start()
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	s, err := openExternal(t, []string{n.url()}, 1, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -253,15 +238,15 @@ func TestDeliveriesResumeAfterStoreOutage(t *testing.T) {
 	time.Sleep(12 * time.Second)
 	n.start()
 	var backAt time.Time
-	waitFor(t, 20*time.Second, "the store to take an event", func() bool {
+	testkit.WaitFor(t, 20*time.Second, "the store to take an event", func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := r.Accept(ctx, "k1", event("e1"))
 		backAt = time.Now()
 		return err == nil
 	})
-	waitFor(t, 30*time.Second, "the delivery", func() bool { return up.count() == 1 })
-	took := up.get()[0].at.Sub(backAt)
+	testkit.WaitFor(t, 30*time.Second, "the delivery", func() bool { return up.Count() == 1 })
+	took := up.Requests()[0].At.Sub(backAt)
 	t.Logf("delivered %s after the store took the event", took.Round(time.Millisecond))
 	if took > 5*time.Second {
 		t.Errorf("delivered %s after the store was back, want a few seconds", took.Round(time.Millisecond))

@@ -9,6 +9,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // snapRun is one life of a gateway process on a store directory: an embedded store and one
@@ -60,7 +62,7 @@ func (p snapRun) caughtUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the feed to apply the stream", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the feed to apply the stream", func() bool {
 		return p.r.feed.ix.Applied() >= info.State.LastSeq
 	})
 }

@@ -7,11 +7,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 func TestRetryThenSuccess(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, n int) {
 		if n < 3 {
 			w.WriteHeader(http.StatusInternalServerError)
 			return
@@ -24,15 +26,15 @@ func TestRetryThenSuccess(t *testing.T) {
 	if _, err := r.Accept(testCtx(t), "k", event("01JRTY00000000000000000001")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "three attempts", func() bool { return up.count() == 3 })
+	testkit.WaitFor(t, 10*time.Second, "three attempts", func() bool { return up.Count() == 3 })
 	settled(t, r, 10*time.Second)
-	hits := up.get()
+	hits := up.Requests()
 	for i, h := range hits {
-		if got := h.header.Get(HeaderAttempt); got != strconv.Itoa(i+1) {
+		if got := h.Header.Get(HeaderAttempt); got != strconv.Itoa(i+1) {
 			t.Errorf("attempt %d carries X-Webhook-Attempt %q", i+1, got)
 		}
 	}
-	if gap := hits[1].at.Sub(hits[0].at); gap < 20*time.Millisecond {
+	if gap := hits[1].At.Sub(hits[0].At); gap < 20*time.Millisecond {
 		t.Errorf("retry came after %s, before BackoffMin", gap)
 	}
 	if obs.get(ResultRetry) != 2 || obs.get(ResultSuccess) != 1 {
@@ -42,7 +44,7 @@ func TestRetryThenSuccess(t *testing.T) {
 
 func TestRetryAfterHonoured(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, n int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, n int) {
 		if n == 1 {
 			w.Header().Set("Retry-After", "1")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -58,16 +60,16 @@ func TestRetryAfterHonoured(t *testing.T) {
 	if _, err := r.Accept(testCtx(t), "k", event("01JRAF00000000000000000001")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "two attempts", func() bool { return up.count() == 2 })
-	hits := up.get()
-	if gap := hits[1].at.Sub(hits[0].at); gap < 950*time.Millisecond || gap > 3*time.Second {
+	testkit.WaitFor(t, 10*time.Second, "two attempts", func() bool { return up.Count() == 2 })
+	hits := up.Requests()
+	if gap := hits[1].At.Sub(hits[0].At); gap < 950*time.Millisecond || gap > 3*time.Second {
 		t.Fatalf("second attempt %s after the first, want about 1s (Retry-After)", gap)
 	}
 }
 
 func TestDeadLetterPolicies(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	target := newUpstream(t, status(http.StatusOK))
+	target := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	for _, tc := range []struct {
 		name       string
 		respond    func(http.ResponseWriter, *http.Request, int)
@@ -77,16 +79,16 @@ func TestDeadLetterPolicies(t *testing.T) {
 		attempts   int
 		lastStatus int
 	}{
-		{"max attempts", status(http.StatusInternalServerError), func(p *Policy) { p.MaxAttempts = 3 }, 0, ReasonMaxAttempts, 3, 500},
-		{"dead letter on", status(http.StatusUnprocessableEntity), func(p *Policy) { p.DeadLetterOn = []int{422} }, 0, ReasonDeadLetterOn, 1, 422},
-		{"max age", status(http.StatusBadGateway), func(p *Policy) { p.MaxAge = time.Hour }, 2 * time.Hour, ReasonMaxAge, 1, 502},
+		{"max attempts", testkit.Status(http.StatusInternalServerError), func(p *Policy) { p.MaxAttempts = 3 }, 0, ReasonMaxAttempts, 3, 500},
+		{"dead letter on", testkit.Status(http.StatusUnprocessableEntity), func(p *Policy) { p.DeadLetterOn = []int{422} }, 0, ReasonDeadLetterOn, 1, 422},
+		{"max age", testkit.Status(http.StatusBadGateway), func(p *Policy) { p.MaxAge = time.Hour }, 2 * time.Hour, ReasonMaxAge, 1, 502},
 		{"redirect is not followed", func(w http.ResponseWriter, r *http.Request, _ int) {
 			http.Redirect(w, r, target.URL, http.StatusFound)
 		}, func(p *Policy) { p.MaxAttempts = 1 }, 0, ReasonMaxAttempts, 1, 302},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{}
-			up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			up := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, n int) {
 				if n == 1 {
 					clock.advance(tc.age)
 				}
@@ -103,7 +105,7 @@ func TestDeadLetterPolicies(t *testing.T) {
 				t.Fatal(err)
 			}
 			var dl DeadLetter
-			waitFor(t, 10*time.Second, "a dead letter", func() bool {
+			testkit.WaitFor(t, 10*time.Second, "a dead letter", func() bool {
 				d, err := r.DeadLetter(testCtx(t), id)
 				dl = d
 				return err == nil
@@ -112,13 +114,13 @@ func TestDeadLetterPolicies(t *testing.T) {
 			if dl.Reason != tc.reason || dl.LastStatus != tc.lastStatus || dl.ID != id || string(dl.Body) != string(event(id).Body) {
 				t.Fatalf("dead letter = %+v", dl)
 			}
-			if dl.Attempts != tc.attempts || up.count() != tc.attempts {
-				t.Fatalf("attempts: record %d, upstream %d, want %d", dl.Attempts, up.count(), tc.attempts)
+			if dl.Attempts != tc.attempts || up.Count() != tc.attempts {
+				t.Fatalf("attempts: record %d, upstream %d, want %d", dl.Attempts, up.Count(), tc.attempts)
 			}
 			if obs.deadCount() != 1 || obs.get(ResultDeadLetter) != 1 {
 				t.Fatalf("observer: %d dead, results %v", obs.deadCount(), obs.results)
 			}
-			if target.count() != 0 {
+			if target.Count() != 0 {
 				t.Fatal("a redirect was followed")
 			}
 			if tc.age == 0 {
@@ -133,7 +135,7 @@ func TestDeadLetterPolicies(t *testing.T) {
 func TestConcurrencyBound(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	var cur, peak atomic.Int32
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
 		n := cur.Add(1)
 		for {
 			p := peak.Load()
@@ -154,7 +156,7 @@ func TestConcurrencyBound(t *testing.T) {
 		}
 	}
 	r.Start()
-	waitFor(t, 10*time.Second, "twelve deliveries", func() bool { return up.count() == 12 })
+	testkit.WaitFor(t, 10*time.Second, "twelve deliveries", func() bool { return up.Count() == 12 })
 	if got := peak.Load(); got != 3 {
 		t.Fatalf("peak concurrency %d, want 3", got)
 	}
@@ -162,7 +164,7 @@ func TestConcurrencyBound(t *testing.T) {
 
 func TestRate(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	p := policy(up.URL)
 	p.Rate = 20
 	p.RateBurst = 1
@@ -173,9 +175,9 @@ func TestRate(t *testing.T) {
 		}
 	}
 	r.Start()
-	waitFor(t, 10*time.Second, "eight deliveries", func() bool { return up.count() == 8 })
-	hits := up.get()
-	if span := hits[7].at.Sub(hits[0].at); span < 330*time.Millisecond {
+	testkit.WaitFor(t, 10*time.Second, "eight deliveries", func() bool { return up.Count() == 8 })
+	hits := up.Requests()
+	if span := hits[7].At.Sub(hits[0].At); span < 330*time.Millisecond {
 		t.Fatalf("8 deliveries in %s at 20/s, want at least 350ms", span)
 	}
 }
@@ -185,7 +187,7 @@ func TestStopDrainThenReopen(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	t.Cleanup(func() { once.Do(func() { close(release) }) })
-	hang := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	hang := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		select {
 		case <-r.Context().Done():
 		case <-release:
@@ -198,7 +200,7 @@ func TestStopDrainThenReopen(t *testing.T) {
 	if _, err := r1.Accept(testCtx(t), "k", event(id)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the hanging attempt", func() bool { return hang.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the hanging attempt", func() bool { return hang.Count() == 1 })
 	start := time.Now()
 	if err := r1.Stop(200 * time.Millisecond); err == nil {
 		t.Fatal("stop with a hanging delivery reported a finished drain")
@@ -210,20 +212,20 @@ func TestStopDrainThenReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ok := newUpstream(t, status(http.StatusOK))
+	ok := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	s2 := openStore(t, dir)
 	r2 := newRoute(t, s2, QueueConfig{Forward: policy(ok.URL)})
 	r2.Start()
-	waitFor(t, 10*time.Second, "delivery after reopen", func() bool { return ok.count() == 1 })
-	if got := ok.get()[0].header.Get(HeaderID); got != id {
+	testkit.WaitFor(t, 10*time.Second, "delivery after reopen", func() bool { return ok.Count() == 1 })
+	if got := ok.Requests()[0].Header.Get(HeaderID); got != id {
 		t.Fatalf("delivered %s, want %s", got, id)
 	}
 }
 
 func TestUpdateURL(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	bad := newUpstream(t, status(http.StatusInternalServerError))
-	good := newUpstream(t, status(http.StatusOK))
+	bad := testkit.NewUpstream(t, testkit.Status(http.StatusInternalServerError))
+	good := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	p := policy(bad.URL)
 	p.BackoffMin, p.BackoffMax = 200*time.Millisecond, 200*time.Millisecond
 	r := newRoute(t, s, QueueConfig{Forward: p})
@@ -231,22 +233,22 @@ func TestUpdateURL(t *testing.T) {
 	if _, err := r.Accept(testCtx(t), "k", event(NewID())); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "an attempt on the old URL", func() bool { return bad.count() >= 1 })
+	testkit.WaitFor(t, 10*time.Second, "an attempt on the old URL", func() bool { return bad.Count() >= 1 })
 	p2 := *p
 	p2.URL = good.URL
 	r.Update(QueueConfig{Forward: &p2})
-	waitFor(t, 10*time.Second, "delivery to the new URL", func() bool { return good.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "delivery to the new URL", func() bool { return good.Count() == 1 })
 	settled(t, r, 10*time.Second)
 }
 
 func TestGateToForward(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{})
 	r.Start()
 	r.Update(QueueConfig{Forward: policy(up.URL)})
 	if _, err := r.Accept(testCtx(t), "k", event(NewID())); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "delivery after switching to forward mode", func() bool { return up.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "delivery after switching to forward mode", func() bool { return up.Count() == 1 })
 }

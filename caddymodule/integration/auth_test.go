@@ -13,9 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,6 +23,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // Secrets of the auth end-to-end test. The OAuth2 ones reach the gateway
@@ -57,15 +57,12 @@ var (
 // Webhooks, and a mix with api_key) in gate mode. One config serves every
 // route, so the JWKS refresh interval (30s) elapses while the other flows run.
 func TestAuthEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	t.Setenv("WG_AUTH_INCODE_SECRET", incodeClientSecret)
 	t.Setenv("WG_AUTH_UNICO_SECRET", unicoClientSecret)
 	t.Setenv("WG_AUTH_GITHUB_SECRET", githubSecret)
 
-	up := newUpstream(t)  // gate mode: reverse_proxy target
-	fwd := newUpstream(t) // forward mode: delivery target
+	up := testkit.NewUpstream(t, nil)  // gate mode: reverse_proxy target
+	fwd := testkit.NewUpstream(t, nil) // forward mode: delivery target
 	idp := newTestIdP(t)
 	stdSecret := "whsec_" + base64.StdEncoding.EncodeToString(stdWebhooksKey)
 
@@ -160,7 +157,7 @@ func TestAuthEndToEnd(t *testing.T) {
 		reverse_proxy %[1]s
 	}
 }
-`, up.hostPort(), fwd.URL, incodeClientID, unicoClientID, idp.URL, idpAudience, idpScope, stripeSecret, stdSecret, mixedAPIKey))
+`, up.HostPort(), fwd.URL, incodeClientID, unicoClientID, idp.URL, idpAudience, idpScope, stripeSecret, stdSecret, mixedAPIKey))
 
 	// The first IdP token makes the gateway fetch discovery and the JWKS now;
 	// the rotation subtest at the end needs the refresh interval to have passed.
@@ -171,8 +168,8 @@ func TestAuthEndToEnd(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d: %s", resp.StatusCode, b)
 		}
-		if idp.jwksFetches.Load() != 1 || idp.discoveryFetches.Load() != 1 {
-			t.Fatalf("discovery fetched %d times, JWKS %d times; want 1 and 1", idp.discoveryFetches.Load(), idp.jwksFetches.Load())
+		if idp.JWKSFetches.Load() != 1 || idp.DiscoveryFetches.Load() != 1 {
+			t.Fatalf("discovery fetched %d times, JWKS %d times; want 1 and 1", idp.DiscoveryFetches.Load(), idp.JWKSFetches.Load())
 		}
 	})
 
@@ -276,11 +273,11 @@ func expectUnauthorized(t *testing.T, resp *http.Response, body []byte) {
 
 // expectDelivered waits for the forward target to receive body and checks
 // that none of the vendor's credential headers came with it.
-func expectDelivered(t *testing.T, fwd *upstream, body []byte, vendor string) {
+func expectDelivered(t *testing.T, fwd *testkit.Upstream, body []byte, vendor string) {
 	t.Helper()
-	var got recorded
-	waitFor(t, 15*time.Second, "the delivery of the event", func() bool {
-		for _, r := range fwd.received() {
+	var got testkit.Request
+	testkit.WaitFor(t, 15*time.Second, "the delivery of the event", func() bool {
+		for _, r := range fwd.Requests() {
 			if string(r.Body) == string(body) {
 				got = r
 				return true
@@ -349,7 +346,7 @@ func unicoEvent() []byte {
 
 // testIncodeFlow: Incode fetches a token with client_secret_basic, then sends
 // the webhook with it, and gets 200 application/json {"success":true}.
-func testIncodeFlow(t *testing.T, fwd *upstream) {
+func testIncodeFlow(t *testing.T, fwd *testkit.Upstream) {
 	const path, tokenPath = "/incode/onboarding-status", "/incode/oauth/token"
 	clientCredentials := url.Values{"grant_type": {"client_credentials"}}
 	basic := map[string]string{"Authorization": basicHeader(incodeClientID, incodeClientSecret)}
@@ -453,12 +450,12 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 	}
 
 	t.Run("minted control token passes", func(t *testing.T) {
-		before := fwd.count()
+		before := fwd.Count()
 		resp, b := post(t, nil, path, bearerHeader(with(func(*gatewayClaims) {})), incodeEvent())
 		expectVendorAck(t, resp, b)
 		// Wait for its delivery, so that it cannot land during the refused
 		// cases below and read as a refused event delivered.
-		waitFor(t, 10*time.Second, "the control event's delivery", func() bool { return fwd.count() > before })
+		testkit.WaitFor(t, 10*time.Second, "the control event's delivery", func() bool { return fwd.Count() > before })
 	})
 
 	videoToken := mustToken(t, "/incode-video/oauth/token", basic, clientCredentials)
@@ -505,14 +502,14 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 	}
 	for _, tc := range tests {
 		t.Run("webhook refused/"+tc.name, func(t *testing.T) {
-			before := fwd.count()
+			before := fwd.Count()
 			resp, b := post(t, nil, path, tc.headers, incodeEvent())
 			expectUnauthorized(t, resp, b)
 			if tc.headers != nil && !strings.Contains(resp.Header.Get("WWW-Authenticate"), `error="invalid_token"`) &&
 				strings.HasPrefix(tc.headers["Authorization"], "Bearer ") {
 				t.Fatalf("WWW-Authenticate %q, want error=\"invalid_token\" for a presented token", resp.Header.Get("WWW-Authenticate"))
 			}
-			if fwd.count() != before {
+			if fwd.Count() != before {
 				t.Fatal("a refused event was delivered")
 			}
 		})
@@ -521,7 +518,7 @@ func testIncodeFlow(t *testing.T, fwd *upstream) {
 
 // testUnicoFlow: Unico fetches a token with client_secret_post, then sends the
 // IDCloud webhook with it.
-func testUnicoFlow(t *testing.T, fwd *upstream) {
+func testUnicoFlow(t *testing.T, fwd *testkit.Upstream) {
 	const path, tokenPath = "/unico/process", "/unico/oauth/token"
 	form := url.Values{
 		"grant_type":    {"client_credentials"},
@@ -566,42 +563,27 @@ func testUnicoFlow(t *testing.T, fwd *upstream) {
 	})
 }
 
-// testIdP is an OpenID provider on loopback: discovery and a JWKS whose key
-// can be rotated.
+// testIdP is the provider of the "auth jwt" routes: testkit's IdP
+// publishing one RS256 key, which a test can rotate.
 type testIdP struct {
-	*httptest.Server
-	mu               sync.Mutex
-	key              *rsa.PrivateKey
-	kid              string
-	jwksFetches      atomic.Int64
-	discoveryFetches atomic.Int64
+	*testkit.IdP
+	mu  sync.Mutex
+	key *rsa.PrivateKey
+	kid string
 }
 
 func newTestIdP(t *testing.T) *testIdP {
 	t.Helper()
-	idp := &testIdP{key: newRSAKey(t), kid: "key-1"}
-	idp.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/openid-configuration":
-			idp.discoveryFetches.Add(1)
-			_ = json.NewEncoder(w).Encode(map[string]string{"issuer": idp.URL, "jwks_uri": idp.URL + "/jwks"})
-		case "/jwks":
-			idp.jwksFetches.Add(1)
-			idp.mu.Lock()
-			pub, kid := &idp.key.PublicKey, idp.kid
-			idp.mu.Unlock()
-			_ = json.NewEncoder(w).Encode(map[string]any{"keys": []map[string]string{{
-				"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
-				"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-				"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-			}}})
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	t.Cleanup(idp.Close)
+	idp := &testIdP{IdP: testkit.NewIdP(t), key: newRSAKey(t), kid: "key-1"}
+	idp.publishLocked()
 	return idp
+}
+
+// publishLocked makes the current key the only published one.
+func (idp *testIdP) publishLocked() {
+	k := testkit.JWK(idp.kid, idp.key)
+	k["alg"] = "RS256"
+	idp.SetKeys(k)
 }
 
 func newRSAKey(t *testing.T) *rsa.PrivateKey {
@@ -622,6 +604,7 @@ func (idp *testIdP) rotate(t *testing.T) (*rsa.PrivateKey, string) {
 	defer idp.mu.Unlock()
 	old, oldKid := idp.key, idp.kid
 	idp.key, idp.kid = k, "key-2"
+	idp.publishLocked()
 	return old, oldKid
 }
 
@@ -655,17 +638,11 @@ func (idp *testIdP) sign(t *testing.T, c jwt.MapClaims, key *rsa.PrivateKey, kid
 	if len(kid) > 0 {
 		id = kid[0]
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
-	tok.Header["kid"] = id
-	s, err := tok.SignedString(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return testkit.SignJWT(t, jwt.SigningMethodRS256, k, id, c)
 }
 
 // testExternalIdP checks bearer JWTs of the external IdP in gate mode.
-func testExternalIdP(t *testing.T, up *upstream, idp *testIdP) {
+func testExternalIdP(t *testing.T, up *testkit.Upstream, idp *testIdP) {
 	now := time.Now()
 	attacker := newRSAKey(t)
 	idp.mu.Lock()
@@ -723,19 +700,19 @@ func testExternalIdP(t *testing.T, up *upstream, idp *testIdP) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := up.count()
+			before := up.Count()
 			resp, b := post(t, nil, "/idp", bearerHeader(tc.token), authEventBody())
 			if !tc.pass {
 				expectUnauthorized(t, resp, b)
-				if up.count() != before {
+				if up.Count() != before {
 					t.Fatal("a refused request reached the upstream")
 				}
 				return
 			}
-			if resp.StatusCode != http.StatusOK || up.count() != before+1 {
-				t.Fatalf("status %d, upstream requests %d → %d; body %s", resp.StatusCode, before, up.count(), b)
+			if resp.StatusCode != http.StatusOK || up.Count() != before+1 {
+				t.Fatalf("status %d, upstream requests %d → %d; body %s", resp.StatusCode, before, up.Count(), b)
 			}
-			if got := up.received()[up.count()-1]; got.Header.Get("Authorization") != "" {
+			if got := up.Requests()[up.Count()-1]; got.Header.Get("Authorization") != "" {
 				t.Fatal("the bearer token reached the upstream")
 			}
 		})
@@ -744,7 +721,7 @@ func testExternalIdP(t *testing.T, up *upstream, idp *testIdP) {
 		resp, b := post(t, nil, "/idp", nil, authEventBody())
 		expectUnauthorized(t, resp, b)
 	})
-	if n := idp.jwksFetches.Load(); n != 1 {
+	if n := idp.JWKSFetches.Load(); n != 1 {
 		t.Fatalf("the JWKS was fetched %d times, want once: verification must use the cache", n)
 	}
 }
@@ -769,10 +746,10 @@ func tamperJWT(t *testing.T, tok, from, to string) string {
 // most once per 30s since the last fetch), and the retired key is refused.
 func testKeyRotation(t *testing.T, idp *testIdP, primed time.Time) {
 	oldKey, oldKid := idp.rotate(t)
-	fetchesBefore := idp.jwksFetches.Load()
+	fetchesBefore := idp.JWKSFetches.Load()
 	tok := idp.sign(t, idp.claims(nil), nil)
 	var last int
-	waitFor(t, 45*time.Second, "a token of the rotated key to pass", func() bool {
+	testkit.WaitFor(t, 45*time.Second, "a token of the rotated key to pass", func() bool {
 		resp, _ := post(t, nil, "/idp", bearerHeader(tok), authEventBody())
 		last = resp.StatusCode
 		if last == http.StatusOK {
@@ -782,7 +759,7 @@ func testKeyRotation(t *testing.T, idp *testIdP, primed time.Time) {
 		return false
 	})
 	t.Logf("rotated key accepted %v after the first fetch", time.Since(primed).Round(time.Second))
-	if got := idp.jwksFetches.Load() - fetchesBefore; got != 1 {
+	if got := idp.JWKSFetches.Load() - fetchesBefore; got != 1 {
 		t.Fatalf("the JWKS was fetched %d times for the rotation, want once", got)
 	}
 
@@ -792,13 +769,13 @@ func testKeyRotation(t *testing.T, idp *testIdP, primed time.Time) {
 	})
 
 	t.Run("unknown kids do not hammer the IdP", func(t *testing.T) {
-		before := idp.jwksFetches.Load()
+		before := idp.JWKSFetches.Load()
 		for i := range 20 {
 			forged := idp.sign(t, idp.claims(nil), nil, "forged-"+strconv.Itoa(i))
 			resp, b := post(t, nil, "/idp", bearerHeader(forged), authEventBody())
 			expectUnauthorized(t, resp, b)
 		}
-		if got := idp.jwksFetches.Load() - before; got > 1 {
+		if got := idp.JWKSFetches.Load() - before; got > 1 {
 			t.Fatalf("20 unknown kids caused %d JWKS fetches, want at most 1", got)
 		}
 	})
@@ -850,7 +827,7 @@ func mergeHeaders(ms ...map[string]string) map[string]string {
 }
 
 // testSignatures checks body signatures end to end in gate mode.
-func testSignatures(t *testing.T, up *upstream) {
+func testSignatures(t *testing.T, up *testkit.Upstream) {
 	now := time.Now()
 	other := []byte(`{"id":"something-else"}`)
 	tests := []struct {
@@ -941,19 +918,19 @@ func testSignatures(t *testing.T, up *upstream) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			body := authEventBody()
-			before := up.count()
+			before := up.Count()
 			resp, b := post(t, nil, tc.path, tc.headers(body), body)
 			if !tc.pass {
 				expectProblem(t, resp, b, http.StatusUnauthorized, "invalid_signature")
-				if up.count() != before {
+				if up.Count() != before {
 					t.Fatal("a refused request reached the upstream")
 				}
 				return
 			}
-			if resp.StatusCode != http.StatusOK || up.count() != before+1 {
-				t.Fatalf("status %d, upstream requests %d → %d; body %s", resp.StatusCode, before, up.count(), b)
+			if resp.StatusCode != http.StatusOK || up.Count() != before+1 {
+				t.Fatalf("status %d, upstream requests %d → %d; body %s", resp.StatusCode, before, up.Count(), b)
 			}
-			got := up.received()[up.count()-1]
+			got := up.Requests()[up.Count()-1]
 			if string(got.Body) != string(body) {
 				t.Fatal("the upstream got a different body")
 			}

@@ -13,15 +13,14 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestGateModeNoNextHandler: a gate-mode route with nothing after it must not
 // ack into the void. It answers 502 no_next_handler and records no key, so the
 // same event is not a duplicate once the config is fixed.
 func TestGateModeNoNextHandler(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	logOpt := "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude http.handlers.webhook_gateway\n\t}\n"
 	startCaddy(t, storeOption(t)+logOpt, site+" {\n\twebhook_gateway {\n\t\tname lonely\n\t\tvendor idwise\n\t\tauth basic gw {env.WEBHOOK_TEST_SECRET}\n\t}\n}\n")
@@ -35,7 +34,7 @@ func TestGateModeNoNextHandler(t *testing.T) {
 		}
 	}
 	var misconfig, rejected int
-	waitFor(t, 5*time.Second, "three request log lines", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "three request log lines", func() bool {
 		misconfig, rejected = 0, 0
 		for _, l := range readLogLines(t, logFile) {
 			if strings.HasPrefix(fmt.Sprint(l["msg"]), "gate mode: no handler after webhook_gateway") {
@@ -65,22 +64,16 @@ type routeStats struct {
 // the deliveries (it used to stay flat, counting the dedup markers that each
 // delivery queues behind the backlog, and then jump to 0).
 func TestQueueStatsMoveDuringDrain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
-	up.delay = 10 * time.Millisecond
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name drain
-		vendor idwise
-		auth none
-		forward %s {
-			concurrency 2
-		}
-	}
-}
-`, up.URL))
+	up := testkit.NewUpstream(t, nil)
+	up.SetDelay(10 * time.Millisecond)
+	startRoute(t,
+		"name drain",
+		"vendor idwise",
+		"auth none",
+		"forward "+up.URL+" {",
+		"\tconcurrency 2",
+		"}",
+	)
 	const events = 300
 	for i := range events {
 		resp, body := post(t, nil, "/", nil, idwiseEvent(fmt.Sprintf("drain-%d", i)))
@@ -89,11 +82,11 @@ func TestQueueStatsMoveDuringDrain(t *testing.T) {
 		}
 	}
 	var seen []uint64
-	waitFor(t, 60*time.Second, "the backlog to drain", func() bool {
-		before := up.count()
+	testkit.WaitFor(t, 60*time.Second, "the backlog to drain", func() bool {
+		before := up.Count()
 		var st routeStats
 		adminJSON(t, http.MethodGet, "/webhook_gateway/routes/drain", &st)
-		after := up.count()
+		after := up.Count()
 		// Pending may not exceed what the application has not received yet,
 		// plus the attempts in flight around the two readings and the ones
 		// whose dedup marker the worker is still writing (under -race on a
@@ -116,10 +109,7 @@ func TestQueueStatsMoveDuringDrain(t *testing.T) {
 // routes; the first log line names the store's location and the routes; each
 // delivery is logged at info with route, id, attempt, status and latency.
 func TestHealthAndDeliveryLog(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	logOpt := "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude webhook_gateway http.handlers.webhook_gateway\n\t}\n"
 	startCaddy(t, storeOption(t)+logOpt, fmt.Sprintf(site+` {
@@ -140,7 +130,7 @@ func TestHealthAndDeliveryLog(t *testing.T) {
 		reverse_proxy %s
 	}
 }
-`, up.URL, up.hostPort()))
+`, up.URL, up.HostPort()))
 
 	var hv struct {
 		Status string `json:"status"`
@@ -161,7 +151,7 @@ func TestHealthAndDeliveryLog(t *testing.T) {
 	}
 	id := resp.Header.Get("X-Webhook-Id")
 	var lines []map[string]any
-	waitFor(t, 10*time.Second, "the delivery log line", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the delivery log line", func() bool {
 		lines = readLogLines(t, logFile)
 		for _, l := range lines {
 			if l["msg"] == "delivered" && l["id"] == id {
@@ -206,9 +196,7 @@ func readLogLines(t *testing.T, file string) []map[string]any {
 // unset variable fails, and the error names the route, the directive and the
 // variable.
 func TestStartupErrorNamesVariable(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	testkit.SkipShort(t, "loads a config into the in-process Caddy")
 	setTestEnv(t)
 	cfg := "{" + globalOptions + storeOption(t) + "\n}\n" + site + ` {
 	handle /webhooks/idwise {

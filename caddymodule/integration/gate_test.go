@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // basicHeader is the Authorization value for user:pass.
@@ -51,10 +53,7 @@ func firstFile(t *testing.T, dir string) []byte {
 // TestGateModeVendorPresets sends each vendor family's valid and invalid
 // fixtures through a real Caddy in gate mode in front of a real upstream.
 func TestGateModeVendorPresets(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	cases := presetCases(t)
 	var sites strings.Builder
 	sites.WriteString(site + " {\n")
@@ -64,7 +63,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 			family = ""
 		}
 		fmt.Fprintf(&sites, "\thandle /v/%s/%s {\n\t\twebhook_gateway {\n\t\t\tname %s_%s\n\t\t\tvendor %s %s\n\t\t\tauth basic gw {env.WEBHOOK_TEST_SECRET}\n\t\t}\n\t\treverse_proxy %s\n\t}\n",
-			c[0], c[1], c[0], c[1], c[0], family, up.hostPort())
+			c[0], c[1], c[0], c[1], c[0], family, up.HostPort())
 	}
 	sites.WriteString("}\n")
 	startCaddy(t, storeOption(t), sites.String())
@@ -75,15 +74,15 @@ func TestGateModeVendorPresets(t *testing.T) {
 			path := "/v/" + c[0] + "/" + c[1]
 			dir := filepath.Join("../../schemas/testdata", c[0], c[1])
 			valid := firstFile(t, filepath.Join(dir, "valid"))
-			before := up.count()
+			before := up.Count()
 			resp, body := post(t, nil, path, auth, valid)
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("valid fixture: status %d, body %s", resp.StatusCode, body)
 			}
-			if up.count() != before+1 {
-				t.Fatalf("upstream got %d requests, want %d", up.count(), before+1)
+			if up.Count() != before+1 {
+				t.Fatalf("upstream got %d requests, want %d", up.Count(), before+1)
 			}
-			got := up.received()[up.count()-1]
+			got := up.Requests()[up.Count()-1]
 			if string(got.Body) != string(valid) {
 				t.Fatal("upstream body differs from the sent body")
 			}
@@ -99,7 +98,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 			if resp.StatusCode/100 != 2 || resp.Header.Get("X-Webhook-Duplicate") != "true" {
 				t.Fatalf("duplicate: status %d, X-Webhook-Duplicate %q", resp.StatusCode, resp.Header.Get("X-Webhook-Duplicate"))
 			}
-			if up.count() != before+1 {
+			if up.Count() != before+1 {
 				t.Fatal("a duplicate reached the upstream")
 			}
 
@@ -109,7 +108,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 			if len(p.Errors) == 0 {
 				t.Fatalf("schema failure without paths: %s", body)
 			}
-			if up.count() != before+1 {
+			if up.Count() != before+1 {
 				t.Fatal("an invalid event reached the upstream")
 			}
 		})
@@ -119,10 +118,7 @@ func TestGateModeVendorPresets(t *testing.T) {
 // TestGateModeChecks covers each step of the pipeline's rejections and each
 // simple auth method with right, wrong and missing credentials.
 func TestGateModeChecks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /basic {
 		webhook_gateway {
@@ -171,7 +167,7 @@ func TestGateModeChecks(t *testing.T) {
 		reverse_proxy %[1]s
 	}
 }
-`, up.hostPort()))
+`, up.HostPort()))
 
 	n := 0
 	body := func() []byte { n++; return []byte(fmt.Sprintf(`{"id":"evt-%d"}`, n)) }
@@ -200,9 +196,9 @@ func TestGateModeChecks(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := up.count()
+			before := up.Count()
 			resp, b := post(t, nil, tc.path, tc.headers, body())
-			if tc.code != "" && up.count() != before {
+			if tc.code != "" && up.Count() != before {
 				t.Fatal("a rejected request reached the upstream")
 			}
 			if tc.code == "" {
@@ -279,10 +275,7 @@ func firstName(t *testing.T, rel string) string {
 // TestGateModeDedup: 50 concurrent identical requests reach the upstream
 // once; a duplicate after a 5xx from the upstream passes through again.
 func TestGateModeDedup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startGateRoute(t, up, "vendor idwise", "auth none")
 
 	ev := []byte(`{"event":"Finished Journey","body":{"eventId":"evt-concurrent","journeyId":"j1","referenceNo":"r1","systemDecision":"Complete"}}`)
@@ -300,7 +293,7 @@ func TestGateModeDedup(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := up.count(); got != 1 {
+	if got := up.Count(); got != 1 {
 		t.Fatalf("upstream got %d requests, want exactly 1", got)
 	}
 	ndup := 0
@@ -317,12 +310,12 @@ func TestGateModeDedup(t *testing.T) {
 	}
 
 	// The upstream fails: the key is not recorded, so the vendor's retry passes.
-	up.setStatus(func(n int, _ *http.Request) int {
+	up.SetRespond(testkit.StatusBy(func(n int, _ *http.Request) int {
 		if n == 2 {
 			return http.StatusInternalServerError
 		}
 		return http.StatusOK
-	})
+	}))
 	ev2 := []byte(`{"event":"Finished Journey","body":{"eventId":"evt-after-5xx","journeyId":"j2","referenceNo":"r2","systemDecision":"Complete"}}`)
 	resp, _ := post(t, client, "/", nil, ev2)
 	if resp.StatusCode != 500 {
@@ -336,7 +329,7 @@ func TestGateModeDedup(t *testing.T) {
 	if resp.Header.Get("X-Webhook-Duplicate") != "true" {
 		t.Fatal("after a 2xx the key must be recorded")
 	}
-	if got := up.count(); got != 3 {
+	if got := up.Count(); got != 3 {
 		t.Fatalf("upstream got %d requests, want 3", got)
 	}
 }
@@ -345,10 +338,7 @@ func TestGateModeDedup(t *testing.T) {
 // falls back to the body hash, so different events are not taken for
 // duplicates of each other, while an exact re-send still is.
 func TestKeyTemplateFallback(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startGateRoute(t, up, "name custom", "auth none", "idempotency_key github:{http.request.header.X-GitHub-Delivery}")
 	send := func(body string, delivery string) (int, bool) {
 		resp, _ := post(t, nil, "/", map[string]string{"X-GitHub-Delivery": delivery}, []byte(body))
@@ -369,7 +359,7 @@ func TestKeyTemplateFallback(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			before := up.count()
+			before := up.Count()
 			status, dup := send(tc.body, tc.delivery)
 			if status != 200 || dup != tc.dup {
 				t.Fatalf("status %d duplicate %v, want 200 duplicate %v", status, dup, tc.dup)
@@ -377,10 +367,10 @@ func TestKeyTemplateFallback(t *testing.T) {
 			if tc.dup {
 				return
 			}
-			if up.count() != before+1 {
+			if up.Count() != before+1 {
 				t.Fatal("the event did not reach the upstream")
 			}
-			if got := up.received()[before].Header.Get("X-Webhook-Idempotency-Key"); !strings.HasPrefix(got, tc.key) {
+			if got := up.Requests()[before].Header.Get("X-Webhook-Idempotency-Key"); !strings.HasPrefix(got, tc.key) {
 				t.Fatalf("key %q, want prefix %q", got, tc.key)
 			}
 		})
@@ -390,17 +380,14 @@ func TestKeyTemplateFallback(t *testing.T) {
 // TestGateModeKeyWithControlCharacters: a key taken from the payload that
 // holds a newline reaches the upstream escaped, not as a broken header.
 func TestGateModeKeyWithControlCharacters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startGateRoute(t, up, "vendor idwise", "auth none")
 	ev := []byte(`{"event":"Finished\nJourney","body":{"eventId":"evt\r\nX-Injected: 1","journeyId":"j","referenceNo":"r","systemDecision":"Complete"}}`)
 	resp, body := post(t, nil, "/", nil, ev)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d %s", resp.StatusCode, body)
 	}
-	got := up.received()[0].Header
+	got := up.Requests()[0].Header
 	if k := got.Get("X-Webhook-Idempotency-Key"); k != "idwise:evt%0D%0AX-Injected%3A 1" {
 		t.Fatalf("key header %q", k)
 	}
@@ -415,10 +402,7 @@ func TestGateModeKeyWithControlCharacters(t *testing.T) {
 // TestSchemaDetailsOnlyAfterAuth: the failing JSON paths are returned to
 // authenticated senders only; with auth none the sender gets the bare problem.
 func TestSchemaDetailsOnlyAfterAuth(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startGateRoute(t, up, "vendor idwise", "auth none")
 	resp, body := post(t, nil, "/", nil, []byte(`{"event":"Finished Journey","body":{}}`))
 	p := expectProblem(t, resp, body, http.StatusBadRequest, "schema_violation")

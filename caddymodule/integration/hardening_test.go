@@ -9,18 +9,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestTokenEndpointHardening: the token endpoint answers only after allow_ips, throttles
 // failed client authentications per client id and source (429 + Retry-After, even for the
 // right secret while throttled), and counts its requests.
 func TestTokenEndpointHardening(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	const secret = "token-secret-0123456789abcdef"
 	t.Setenv("WG_HARD_SECRET", secret)
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /t/* {
 		webhook_gateway {
@@ -35,7 +34,7 @@ func TestTokenEndpointHardening(t *testing.T) {
 		reverse_proxy %s
 	}
 }
-`, up.hostPort()))
+`, up.HostPort()))
 
 	tokenFrom := func(localIP, pass string) (*http.Response, []byte) {
 		form := url.Values{"grant_type": {"client_credentials"}}
@@ -95,11 +94,8 @@ func TestTokenEndpointHardening(t *testing.T) {
 // TestCompressedBodyRefused: a Content-Encoding other than identity gets 415 before the body
 // is read or the signature checked; it used to pass the signature and then get a 400.
 func TestCompressedBodyRefused(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	const secret = "gzip-test-secret"
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startGateRoute(t, up, "name gz", "auth hmac {", "\theader X-Hub-Signature-256", "\tsecret "+secret, "\tprefix sha256=", "}")
 	body := []byte(`{"id":"1"}`)
 	for _, enc := range []string{"gzip", "br", "identity, gzip"} {
@@ -110,19 +106,16 @@ func TestCompressedBodyRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("identity: %d %s", resp.StatusCode, b)
 	}
-	if up.count() != 1 {
-		t.Fatalf("upstream got %d requests, want 1", up.count())
+	if up.Count() != 1 {
+		t.Fatalf("upstream got %d requests, want 1", up.Count())
 	}
 }
 
 // TestGatewayHeadersStripped: a sender's X-Webhook-* and Webhook-* headers never reach the
 // application, in gate mode and in forward mode; the gateway's own values do.
 func TestGatewayHeadersStripped(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
-	fwd := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
+	fwd := testkit.NewUpstream(t, nil)
 	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /gate {
 		webhook_gateway {
@@ -139,7 +132,7 @@ func TestGatewayHeadersStripped(t *testing.T) {
 		}
 	}
 }
-`, up.hostPort(), fwd.URL))
+`, up.HostPort(), fwd.URL))
 	forged := map[string]string{
 		"X-Api-Key":             "strip-test-key",
 		"X-Webhook-Event":       "forged.event",
@@ -159,8 +152,8 @@ func TestGatewayHeadersStripped(t *testing.T) {
 			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
 		}
 	}
-	waitFor(t, 10e9, "the forwarded event", func() bool { return fwd.count() == 1 })
-	for name, got := range map[string]recorded{"gate": up.received()[0], "forward": fwd.received()[0]} {
+	testkit.WaitFor(t, 10e9, "the forwarded event", func() bool { return fwd.Count() == 1 })
+	for name, got := range map[string]testkit.Request{"gate": up.Requests()[0], "forward": fwd.Requests()[0]} {
 		for k, v := range forged {
 			if vals := got.Header.Values(k); len(vals) > 0 && strings.Contains(strings.Join(vals, ","), v) {
 				t.Errorf("%s mode: the sender's %s: %s reached the application", name, k, v)
@@ -203,10 +196,7 @@ func readStatus(t *testing.T, c net.Conn, within time.Duration) (int, http.Heade
 // one gets 503 + Retry-After before its body is read; complete bodies pass again once the
 // stalled ones are gone.
 func TestSlowBodies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	startCaddy(t, strings.Replace(storeOption(t), "\t\tdrain_timeout", "\t\tbody_memory 100KB\n\t\tdrain_timeout", 1), fmt.Sprintf(site+` {
 	handle /slow {
 		webhook_gateway {
@@ -227,7 +217,7 @@ func TestSlowBodies(t *testing.T) {
 		reverse_proxy %[1]s
 	}
 }
-`, up.hostPort()))
+`, up.HostPort()))
 
 	start := time.Now()
 	c := slowSender(t, "/slow", 1000, 100, "")
@@ -250,7 +240,7 @@ func TestSlowBodies(t *testing.T) {
 	}
 	_ = a.Close()
 	_ = b.Close()
-	waitFor(t, 5*time.Second, "the budget to be released", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the budget to be released", func() bool {
 		resp, _ := post(t, nil, "/patient", nil, []byte(`{"a":"`+strings.Repeat("y", 39_990)+`"}`))
 		return resp.StatusCode == http.StatusOK
 	})
@@ -262,10 +252,7 @@ func TestSlowBodies(t *testing.T) {
 // allow_ips sees 8.8.8.8 and refuses it, and a real 10.1.2.3 passes; without it, Caddy takes the
 // leftmost address and the spoof passes, which is why the README requires strict.
 func TestAllowIPsBehindAppendingProxy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	route := fmt.Sprintf(site+` {
 	webhook_gateway {
 		name behind_proxy
@@ -274,7 +261,7 @@ func TestAllowIPsBehindAppendingProxy(t *testing.T) {
 	}
 	reverse_proxy %s
 }
-`, up.hostPort())
+`, up.HostPort())
 	key := map[string]string{"X-Api-Key": "proxy-test-key"}
 	send := func(xff string) int {
 		resp, _ := post(t, nil, "/", mergeHeaders(key, map[string]string{"X-Forwarded-For": xff}), []byte(`{"id":"`+xff+`"}`))

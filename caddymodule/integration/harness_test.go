@@ -8,16 +8,17 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddytest"
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // The in-process Caddy of caddytest listens on these loopback ports. They
@@ -52,82 +53,43 @@ func testPorts() (httpPort, httpsPort, adminPort int) {
 
 func init() { caddytest.Default.AdminPort = adminPort }
 
-// upstream is a real HTTP application on loopback that records what it gets.
-type upstream struct {
-	*httptest.Server
-	mu       sync.Mutex
-	requests []recorded
-	status   func(n int, r *http.Request) int // status for the n-th request (1-based)
-	delay    time.Duration
-}
-
-type recorded struct {
-	Header http.Header
-	Body   []byte
-	Path   string
-}
-
-func newUpstream(t *testing.T) *upstream {
+// newTester is the one way a test gets the in-process Caddy: it skips the
+// test under -short (so that no test repeats the guard) and sets the test
+// environment (XDG dirs, WEBHOOK_TEST_SECRET).
+func newTester(t *testing.T) *caddytest.Tester {
 	t.Helper()
-	u := &upstream{}
-	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		u.mu.Lock()
-		u.requests = append(u.requests, recorded{Header: r.Header.Clone(), Body: body, Path: r.URL.Path})
-		n := len(u.requests)
-		status, delay := http.StatusOK, u.delay
-		if u.status != nil {
-			status = u.status(n, r)
-		}
-		u.mu.Unlock()
-		if delay > 0 {
-			time.Sleep(delay)
-		}
-		w.WriteHeader(status)
-	}))
-	t.Cleanup(u.Close)
-	return u
-}
-
-func (u *upstream) count() int {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return len(u.requests)
-}
-
-func (u *upstream) received() []recorded {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return append([]recorded(nil), u.requests...)
-}
-
-func (u *upstream) setStatus(f func(n int, r *http.Request) int) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.status = f
-}
-
-// hostPort is the upstream's address for reverse_proxy.
-func (u *upstream) hostPort() string {
-	return strings.TrimPrefix(u.URL, "http://")
+	testkit.SkipShort(t, "starts a real Caddy")
+	setTestEnv(t)
+	return caddytest.NewTester(t)
 }
 
 // startCaddy loads a Caddyfile site block (the globals are added) into the
 // in-process Caddy.
 func startCaddy(t *testing.T, globalExtra, sites string) *caddytest.Tester {
 	t.Helper()
-	setTestEnv(t)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer("{"+globalOptions+globalExtra+"\n}\n"+sites, "caddyfile")
 	return tester
 }
 
-// startGateRoute starts Caddy with a single gate-mode route in front of up;
-// subdirectives are the lines of the webhook_gateway block.
-func startGateRoute(t *testing.T, up *upstream, subdirectives ...string) {
+// startRoute starts Caddy with a single route at the site root on the
+// test's embedded store; lines are the lines of its webhook_gateway block
+// (a forward-mode route has its forward line among them).
+func startRoute(t *testing.T, lines ...string) {
 	t.Helper()
-	block := "\t\t" + strings.Join(subdirectives, "\n\t\t")
-	startCaddy(t, storeOption(t), fmt.Sprintf("%s {\n\twebhook_gateway {\n%s\n\t}\n\treverse_proxy %s\n}\n", site, block, up.hostPort()))
+	startCaddy(t, storeOption(t), routeSite(lines, ""))
+}
+
+// startGateRoute starts Caddy with a single gate-mode route in front of up;
+// lines are the lines of the webhook_gateway block.
+func startGateRoute(t *testing.T, up *testkit.Upstream, lines ...string) {
+	t.Helper()
+	startCaddy(t, storeOption(t), routeSite(lines, "\treverse_proxy "+up.HostPort()+"\n"))
+}
+
+// routeSite is the site block of one webhook_gateway block, then next.
+func routeSite(lines []string, next string) string {
+	return fmt.Sprintf("%s {\n\twebhook_gateway {\n\t\t%s\n\t}\n%s}\n", site, strings.Join(lines, "\n\t\t"), next)
 }
 
 // storeOption keeps the embedded store of one test in its own directory. The in-process Caddy
@@ -142,6 +104,16 @@ func storeOption(t *testing.T) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(dir) })
 	return "\twebhook_gateway {\n\t\tstore embedded " + filepath.Join(dir, "store") + "\n\t\tdrain_timeout 1s\n\t}\n"
+}
+
+// natsStore starts a nats-server (edit changes its options) and returns it
+// with the global option that makes the gateway store there. It skips under
+// -short, before starting the server, as newTester does.
+func natsStore(t *testing.T, edit func(*server.Options)) (*server.Server, string) {
+	t.Helper()
+	testkit.SkipShort(t, "starts a nats-server and a real Caddy")
+	ns := testkit.StartNATS(t, edit)
+	return ns, "\twebhook_gateway {\n\t\tstore nats " + ns.ClientURL() + "\n\t}\n"
 }
 
 // post sends a webhook to the gateway.
@@ -225,17 +197,4 @@ func expectProblem(t *testing.T, resp *http.Response, body []byte, status int, c
 		t.Fatalf("problem %+v, want status %d code %s", p, status, code)
 	}
 	return p
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out after %v waiting for %s", timeout, what)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 type historyEvent struct {
@@ -31,11 +33,8 @@ type historyPage struct {
 // time and status: only those are delivered again, with their ID and key, marked as replays and
 // with attempts counted afresh. Bad input gets a 400, an unknown ID a 404.
 func TestEventHistoryAndReplay(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
-	up.setStatus(func(_ int, r *http.Request) int {
+	up := testkit.NewUpstream(t, nil)
+	up.SetRespond(testkit.StatusBy(func(_ int, r *http.Request) int {
 		key := r.Header.Get("X-Webhook-Idempotency-Key")
 		switch {
 		case strings.HasSuffix(key, "dead"):
@@ -44,19 +43,16 @@ func TestEventHistoryAndReplay(t *testing.T) {
 			return http.StatusServiceUnavailable
 		}
 		return http.StatusOK
-	})
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name hist
-		vendor idwise
-		auth none
-		forward http://%s/events {
-			backoff 1h 1h
-			dead_letter_on 410
-		}
-	}
-}
-`, up.hostPort()))
+	}))
+	startRoute(t,
+		"name hist",
+		"vendor idwise",
+		"auth none",
+		"forward http://"+up.HostPort()+"/events {",
+		"\tbackoff 1h 1h",
+		"\tdead_letter_on 410",
+		"}",
+	)
 	ids := map[string]string{}
 	send := func(name string) {
 		t.Helper()
@@ -68,14 +64,14 @@ func TestEventHistoryAndReplay(t *testing.T) {
 	}
 	send("h-ok1")
 	send("h-ok2")
-	waitFor(t, 10*time.Second, "two deliveries", func() bool { return up.count() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "two deliveries", func() bool { return up.Count() == 2 })
 	time.Sleep(50 * time.Millisecond)
 	mid := time.Now().UTC()
 	time.Sleep(50 * time.Millisecond)
 	send("h-ok3")
 	send("h-dead")
 	send("h-wait")
-	waitFor(t, 10*time.Second, "five attempts", func() bool { return up.count() == 5 })
+	testkit.WaitFor(t, 10*time.Second, "five attempts", func() bool { return up.Count() == 5 })
 
 	list := func(query string) historyPage {
 		t.Helper()
@@ -84,7 +80,7 @@ func TestEventHistoryAndReplay(t *testing.T) {
 		return p
 	}
 	var all historyPage
-	waitFor(t, 10*time.Second, "the statuses", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the statuses", func() bool {
 		all = list("")
 		st := map[string]string{}
 		for _, e := range all.Events {
@@ -150,33 +146,33 @@ func TestEventHistoryAndReplay(t *testing.T) {
 		t.Fatalf("unknown event: status %d, want 404", code)
 	}
 
-	before := up.count()
+	before := up.Count()
 	var ans map[string]int
 	adminJSON(t, http.MethodPost, "/webhook_gateway/routes/hist/events/"+ids["h-ok1"]+"/replay", &ans)
 	if ans["replayed"] != 1 {
 		t.Fatalf("replay by id answered %v", ans)
 	}
-	waitFor(t, 10*time.Second, "the replay", func() bool { return up.count() == before+1 })
-	h := up.received()[before].Header
+	testkit.WaitFor(t, 10*time.Second, "the replay", func() bool { return up.Count() == before+1 })
+	h := up.Requests()[before].Header
 	if h.Get("X-Webhook-Id") != ids["h-ok1"] || h.Get("X-Webhook-Idempotency-Key") != "idwise:h-ok1" ||
 		h.Get("X-Webhook-Replay") != "true" || h.Get("X-Webhook-Attempt") != "1" {
 		t.Fatalf("replayed delivery headers %v", h)
 	}
-	for _, r := range up.received()[:before] {
+	for _, r := range up.Requests()[:before] {
 		if r.Header.Get("X-Webhook-Replay") != "" {
 			t.Fatalf("a first delivery is marked as a replay: %v", r.Header)
 		}
 	}
 
-	before = up.count()
+	before = up.Count()
 	body := fmt.Sprintf(`{"since":%q,"status":"delivered"}`, mid.Format(time.RFC3339Nano))
 	code, b := adminPost(t, "/webhook_gateway/routes/hist/replay", body)
 	if code != http.StatusOK || !strings.Contains(b, `"replayed": 1`) {
 		t.Fatalf("range replay: %d %s", code, b)
 	}
-	waitFor(t, 10*time.Second, "the range replay", func() bool { return up.count() == before+1 })
+	testkit.WaitFor(t, 10*time.Second, "the range replay", func() bool { return up.Count() == before+1 })
 	time.Sleep(500 * time.Millisecond)
-	got := up.received()[before:]
+	got := up.Requests()[before:]
 	if len(got) != 1 || got[0].Header.Get("X-Webhook-Idempotency-Key") != "idwise:h-ok3" || got[0].Header.Get("X-Webhook-Replay") != "true" {
 		t.Fatalf("range replay delivered %d events (want only h-ok3)", len(got))
 	}
@@ -206,10 +202,7 @@ func adminPost(t *testing.T, path, body string) (int, string) {
 // the dedup window and no longer after the janitor's next purge past it (the janitor runs once a
 // minute, so this test waits for it), while a route with a retention still lists its own.
 func TestRetainNoneKeepsNoHistory(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test (waits for the janitor's minute): runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	route := func(name, retain string) string {
 		return fmt.Sprintf(`	handle /%s {
 		webhook_gateway {
@@ -222,7 +215,7 @@ func TestRetainNoneKeepsNoHistory(t *testing.T) {
 			}
 		}
 	}
-`, name, name, up.hostPort(), retain)
+`, name, name, up.HostPort(), retain)
 	}
 	startCaddy(t, storeOption(t), site+" {\n"+route("rnone", "0")+route("rkeep", "1h")+"}\n")
 	for _, name := range []string{"rnone", "rkeep"} {
@@ -230,7 +223,7 @@ func TestRetainNoneKeepsNoHistory(t *testing.T) {
 			t.Fatalf("%s: status %d", name, resp.StatusCode)
 		}
 	}
-	waitFor(t, 10*time.Second, "two deliveries", func() bool { return up.count() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "two deliveries", func() bool { return up.Count() == 2 })
 	count := func(name string) int {
 		var p historyPage
 		adminJSON(t, http.MethodGet, "/webhook_gateway/routes/"+name+"/events", &p)
@@ -239,7 +232,7 @@ func TestRetainNoneKeepsNoHistory(t *testing.T) {
 	if n := count("rnone"); n != 1 {
 		t.Fatalf("retain 0: %d events listed inside the window, want 1", n)
 	}
-	waitFor(t, 90*time.Second, "the purge of the retain-0 history", func() bool { return count("rnone") == 0 })
+	testkit.WaitFor(t, 90*time.Second, "the purge of the retain-0 history", func() bool { return count("rnone") == 0 })
 	if n := count("rkeep"); n != 1 {
 		t.Fatalf("retain 1h: %d events listed after the purge, want 1", n)
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestRouteQuota: with the application down, an auth-none route fills its own max_queue and
@@ -13,9 +15,6 @@ import (
 // accepting. Once the application is back, every event either route acked is delivered exactly
 // once; the full route then takes events again. The admin stats and the gauges show the use.
 func TestRouteQuota(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	app := newSwitchableApp(t)
 	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
 	handle /noisy {
@@ -40,7 +39,7 @@ func TestRouteQuota(t *testing.T) {
 		}
 	}
 }
-`, app.addr))
+`, app.HostPort()))
 
 	var noisyKeys []string
 	full := false
@@ -89,16 +88,16 @@ func TestRouteQuota(t *testing.T) {
 	if st.MaxQueue != 64000 || st.Bytes == 0 {
 		t.Fatalf("admin stats %+v, want max_queue 64000 and some bytes", st)
 	}
-	waitFor(t, 10*time.Second, "the queue gauges", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the queue gauges", func() bool {
 		m := metricsText(t)
 		return strings.Contains(m, `caddy_webhook_gateway_queue_max_bytes{route="noisy"} 64000`) &&
 			strings.Contains(m, `caddy_webhook_gateway_queue_bytes{route="noisy"}`)
 	})
 
-	app.up(t)
+	app.Up()
 	expectExactlyOnce(t, app, append(noisyKeys, quietKeys...), 60*time.Second)
 	// Delivered events leave only small dedup records: the route takes events again.
-	waitFor(t, 10*time.Second, "the noisy route to accept again", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the noisy route to accept again", func() bool {
 		resp, _ := post(t, nil, "/noisy", nil, idwiseEvent(fmt.Sprintf("after-%d", time.Now().UnixNano())))
 		return resp.StatusCode == http.StatusOK
 	})

@@ -11,6 +11,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddytest"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // loadCaddyfileFile loads a Caddyfile the way `caddy run --config <file>`
@@ -34,13 +36,10 @@ func loadCaddyfileFile(t *testing.T, tester *caddytest.Tester, file, body string
 // name: the old queue is reported as orphaned and `attach` moves its events
 // into the new route, which delivers them.
 func TestForwardURLChangeKeepsQueue(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	setTestEnv(t)
 	oldApp := newSwitchableApp(t) // never up: events stay queued
 	newApp := newSwitchableApp(t)
-	newApp.up(t)
+	newApp.Up()
 	logFile := filepath.Join(t.TempDir(), "log.json")
 	store := storeOption(t) + "\tlog {\n\t\toutput file " + logFile + "\n\t\tformat json\n\t\tinclude webhook_gateway\n\t}\n"
 	file := filepath.Join(t.TempDir(), "Caddyfile")
@@ -58,8 +57,8 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 }
 `
 	}
-	tester := caddytest.NewTester(t)
-	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", oldApp.addr))
+	tester := newTester(t)
+	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", oldApp.HostPort()))
 	const name = "localhost_webhooks_idwise"
 
 	var keys []string
@@ -81,14 +80,14 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 	}
 
 	// The application moves: same route, new forward URL.
-	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", newApp.addr))
+	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", newApp.HostPort()))
 	expectExactlyOnce(t, newApp, keys, 30*time.Second)
 
 	// Events queue again for an application that is away; then the route
 	// moves to another path (a new name) in front of the new application.
-	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", oldApp.addr))
+	loadCaddyfileFile(t, tester, file, cfg("/webhooks/idwise", oldApp.HostPort()))
 	send("renamed", "/webhooks/idwise")
-	loadCaddyfileFile(t, tester, file, cfg("/hooks/idwise", newApp.addr))
+	loadCaddyfileFile(t, tester, file, cfg("/hooks/idwise", newApp.HostPort()))
 	const newName = "localhost_hooks_idwise"
 	var all []routeStats
 	adminJSON(t, http.MethodGet, "/webhook_gateway/routes", &all)
@@ -107,7 +106,7 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 	if !found {
 		t.Fatalf("the old queue %s is not listed: %+v", name, all)
 	}
-	waitFor(t, 10*time.Second, "the orphaned-queue warning", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the orphaned-queue warning", func() bool {
 		for _, l := range readLogLines(t, logFile) {
 			if l["level"] == "warn" && strings.HasPrefix(fmt.Sprint(l["msg"]), "orphaned queue") && l["route"] == name && l["pending"] == float64(5) {
 				return true
@@ -137,12 +136,9 @@ func TestForwardURLChangeKeepsQueue(t *testing.T) {
 // TestDrainOrphan: an orphaned queue drained to a URL delivers its events
 // there, then disappears from the store.
 func TestDrainOrphan(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	oldApp := newSwitchableApp(t) // never up
 	newApp := newSwitchableApp(t)
-	newApp.up(t)
+	newApp.Up()
 	store := storeOption(t)
 	cfg := func(name, app string) (string, string) {
 		return store, fmt.Sprintf(site+` {
@@ -155,7 +151,7 @@ func TestDrainOrphan(t *testing.T) {
 }
 `, name, app)
 	}
-	g, s := cfg("before", oldApp.addr)
+	g, s := cfg("before", oldApp.HostPort())
 	tester := startCaddy(t, g, s)
 	var keys []string
 	for i := range 4 {
@@ -165,17 +161,17 @@ func TestDrainOrphan(t *testing.T) {
 		}
 		keys = append(keys, "idwise:"+id)
 	}
-	g, s = cfg("after", newApp.addr)
+	g, s = cfg("after", newApp.HostPort())
 	tester.InitServer("{"+globalOptions+g+"\n}\n"+s, "caddyfile")
 	if code := adminStatus(t, http.MethodPost, "/webhook_gateway/routes/before/drain?to=ftp://x"); code != http.StatusBadRequest {
 		t.Fatalf("drain to ftp://: %d, want 400", code)
 	}
 	// The drain runs in the background: 202 Accepted.
-	if code := adminStatus(t, http.MethodPost, "/webhook_gateway/routes/before/drain?to=http://"+newApp.addr+"/drained"); code != http.StatusAccepted {
+	if code := adminStatus(t, http.MethodPost, "/webhook_gateway/routes/before/drain?to=http://"+newApp.HostPort()+"/drained"); code != http.StatusAccepted {
 		t.Fatalf("drain: status %d, want 202", code)
 	}
 	expectExactlyOnce(t, newApp, keys, 30*time.Second)
-	waitFor(t, 15*time.Second, "the drained queue to be removed", func() bool {
+	testkit.WaitFor(t, 15*time.Second, "the drained queue to be removed", func() bool {
 		return adminStatus(t, http.MethodGet, "/webhook_gateway/routes/before") == http.StatusNotFound
 	})
 }

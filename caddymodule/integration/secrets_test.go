@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestNoSecretInLogs enables Caddy's access log (and every other log, to a file), sends a
@@ -18,9 +20,6 @@ import (
 // client_secret in the query), and then greps every log line, the metrics and the admin API
 // for each configured secret and each credential the senders presented.
 func TestNoSecretInLogs(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	const (
 		basicPass    = "basic-secret-pass-0001"
 		opaqueToken  = "opaque-basic-token-0002"
@@ -34,8 +33,8 @@ func TestNoSecretInLogs(t *testing.T) {
 	stdKey := []byte(stdKeyString)
 	stdSecret := "whsec_" + base64.StdEncoding.EncodeToString(stdKey)
 	idp := newTestIdP(t)
-	up := newUpstream(t)
-	fwd := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
+	fwd := testkit.NewUpstream(t, nil)
 	dir := t.TempDir()
 	accessPath := filepath.Join(dir, "access.log")
 	allPath := filepath.Join(dir, "all.log")
@@ -120,7 +119,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		reverse_proxy %[1]s
 	}
 }
-`, up.hostPort(), fwd.URL, accessPath, basicPass, opaqueToken, apiKey, bearerToken, oauthSecret, hmacSecret, stdSecret, idp.URL, idpAudience))
+`, up.HostPort(), fwd.URL, accessPath, basicPass, opaqueToken, apiKey, bearerToken, oauthSecret, hmacSecret, stdSecret, idp.URL, idpAudience))
 
 	body := []byte(`{"id":"secret-test"}`)
 	jwtToken := idp.sign(t, idp.claims(nil), nil)
@@ -158,7 +157,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	if resp, b := post(t, nil, "/oauth/webhook", map[string]string{"Authorization": "Bearer " + token}, body); resp.StatusCode != http.StatusOK {
 		t.Fatalf("oauth2 webhook: %d %s", resp.StatusCode, b)
 	}
-	waitFor(t, 10*time.Second, "the forwarded events", func() bool { return fwd.count() >= 4 })
+	testkit.WaitFor(t, 10*time.Second, "the forwarded events", func() bool { return fwd.Count() >= 4 })
 
 	secrets := map[string]string{
 		"basic password": basicPass, "opaque basic token": opaqueToken, "api key": apiKey,
@@ -171,7 +170,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	}
 	// The line of a request is written after its response: give the last one a moment.
 	want := len(sends) + 4
-	waitFor(t, 5*time.Second, fmt.Sprintf("%d access log lines", want), func() bool {
+	testkit.WaitFor(t, 5*time.Second, fmt.Sprintf("%d access log lines", want), func() bool {
 		b, _ := os.ReadFile(accessPath)
 		return strings.Count(string(b), "\n") >= want
 	})

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -16,8 +15,9 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig"
-	"github.com/caddyserver/caddy/v2/caddytest"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // The files a user copies: the default Caddyfile, the examples, and the
@@ -110,16 +110,6 @@ func k8sCaddyfile(t *testing.T) string {
 	return ""
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // testableConfig adapts a shipped Caddyfile and moves what would clash with
 // this machine: the admin endpoint and the HTTP ports become the test's, each
 // server listens on one free loopback port, and the store is a temporary
@@ -150,7 +140,7 @@ func testableConfig(t *testing.T, file string) ([]byte, map[string]int, map[stri
 	servers, _ := httpApp["servers"].(map[string]any)
 	for name, s := range servers {
 		srv := s.(map[string]any)
-		port := freeLoopbackPort(t)
+		port := testkit.FreePort(t)
 		srv["listen"] = []string{fmt.Sprintf("127.0.0.1:%d", port)}
 		srv["automatic_https"] = map[string]any{"disable": true}
 		ports[name] = port
@@ -188,9 +178,7 @@ func asSlice(v any) []any {
 // its sites (and each host name of the site): the answer must be a 404
 // problem+json, never the empty 200 a vendor would count as delivered.
 func TestShippedCaddyfilesRefuseUnknownPaths(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	testkit.SkipShort(t, "starts a real Caddy for each shipped Caddyfile") // here, not only in the subtests, so that -short reports a skip
 	setTestEnv(t)
 	loadExampleEnv(t)
 	files := shippedCaddyfiles(t)
@@ -203,7 +191,7 @@ func TestShippedCaddyfilesRefuseUnknownPaths(t *testing.T) {
 	for _, name := range names {
 		t.Run(name, func(t *testing.T) {
 			cfg, ports, hosts := testableConfig(t, files[name])
-			tester := caddytest.NewTester(t)
+			tester := newTester(t)
 			tester.InitServer(string(cfg), "json")
 			if t.Failed() {
 				t.FailNow()
@@ -240,9 +228,6 @@ func TestShippedCaddyfilesRefuseUnknownPaths(t *testing.T) {
 // TestDefaultCaddyfileStandInLogsBodies: the default Caddyfile's stand-in
 // application logs what it receives, body included.
 func TestDefaultCaddyfileStandInLogsBodies(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
 	setTestEnv(t)
 	cfg, ports, _ := testableConfig(t, filepath.Join(repoRoot, "Caddyfile"))
 	var c map[string]any
@@ -251,7 +236,7 @@ func TestDefaultCaddyfileStandInLogsBodies(t *testing.T) {
 	logs := c["logging"].(map[string]any)["logs"].(map[string]any)
 	logs["standin"].(map[string]any)["writer"] = map[string]any{"output": "file", "filename": logFile}
 	cfg, _ = json.Marshal(c)
-	tester := caddytest.NewTester(t)
+	tester := newTester(t)
 	tester.InitServer(string(cfg), "json")
 	port := ports["srv1"]
 	body := `{"event":"Finished Journey","body":{"eventId":"standin-1"}}`
@@ -263,7 +248,7 @@ func TestDefaultCaddyfileStandInLogsBodies(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("stand-in answered %d", resp.StatusCode)
 	}
-	waitFor(t, 5*time.Second, "the stand-in's log line with the body", func() bool {
+	testkit.WaitFor(t, 5*time.Second, "the stand-in's log line with the body", func() bool {
 		for _, l := range readLogLines(t, logFile) {
 			if l["body"] == body {
 				return true

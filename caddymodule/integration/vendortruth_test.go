@@ -6,11 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // attestrRoute starts a forward-mode Attestr route with the preset's defaults
 // (no on_invalid line) in front of up; globals are extra global options.
-func attestrRoute(t *testing.T, up *upstream, name, globals string) map[string]string {
+func attestrRoute(t *testing.T, up *testkit.Upstream, name, globals string) map[string]string {
 	t.Helper()
 	startCaddy(t, storeOption(t)+globals, fmt.Sprintf(site+` {
 	webhook_gateway {
@@ -36,10 +38,7 @@ type deadLetterEntry struct {
 // fails the schema is acked inside its 5 s, kept as a dead letter with reason
 // "schema", deduplicated, and delivered once replayed.
 func TestAttestrSchemaFailureIsKept(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	auth := attestrRoute(t, up, "attestr_truth", "")
 	bad := []byte(`{"event":"flowx.completed","payload":{"tag":"REF-1","result":{"stage":{"ok":true}}}}`)
 
@@ -63,7 +62,7 @@ func TestAttestrSchemaFailureIsKept(t *testing.T) {
 	if len(list) != 1 || list[0].ID != id || list[0].Reason != "schema" || !strings.Contains(list[0].LastError, "/payload/_id") {
 		t.Fatalf("dead letters %+v, want one with id %s, reason schema and the violation", list, id)
 	}
-	if up.count() != 0 {
+	if up.Count() != 0 {
 		t.Fatal("a quarantined event was delivered before a replay")
 	}
 	if !strings.Contains(metricsText(t), `caddy_webhook_gateway_requests_total{outcome="quarantined",route="attestr_truth",vendor="attestr"} 1`) {
@@ -72,13 +71,13 @@ func TestAttestrSchemaFailureIsKept(t *testing.T) {
 
 	// Once the schema (or the application) is fixed, the operator replays it.
 	adminJSON(t, http.MethodPost, "/webhook_gateway/routes/attestr_truth/dead_letters/"+id+"/replay", nil)
-	waitFor(t, 10*time.Second, "the replayed delivery", func() bool { return up.count() == 1 })
-	got := up.received()[0]
+	testkit.WaitFor(t, 10*time.Second, "the replayed delivery", func() bool { return up.Count() == 1 })
+	got := up.Requests()[0]
 	if string(got.Body) != string(bad) || got.Header.Get("X-Webhook-Id") != id {
 		t.Fatalf("delivered id %q body %s, want id %s and the original body", got.Header.Get("X-Webhook-Id"), got.Body, id)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := up.count(); n != 1 {
+	if n := up.Count(); n != 1 {
 		t.Fatalf("%d deliveries, want exactly 1", n)
 	}
 }
@@ -88,10 +87,7 @@ func TestAttestrSchemaFailureIsKept(t *testing.T) {
 // 503 on every retry): the event is acked, delivered once, and its key and
 // event name reach the application in their bounded form.
 func TestOversizedKeyAndHeaders(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
+	up := testkit.NewUpstream(t, nil)
 	// Caddy refuses request headers over 16 KiB by default; an operator may
 	// raise that, and the store must still never see more than it takes.
 	auth := attestrRoute(t, up, "attestr_big", "\tservers {\n\t\tmax_header_size 1MB\n\t}\n")
@@ -115,12 +111,12 @@ func TestOversizedKeyAndHeaders(t *testing.T) {
 		t.Fatalf("long event name: status %d, want 200; body %s", resp.StatusCode, b)
 	}
 
-	waitFor(t, 10*time.Second, "both deliveries", func() bool { return up.count() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "both deliveries", func() bool { return up.Count() == 2 })
 	time.Sleep(300 * time.Millisecond)
-	if n := up.count(); n != 2 {
+	if n := up.Count(); n != 2 {
 		t.Fatalf("%d deliveries, want 2 (the retry is a duplicate)", n)
 	}
-	for _, r := range up.received() {
+	for _, r := range up.Requests() {
 		if k := r.Header.Get("X-Webhook-Idempotency-Key"); len(k) > 512 || !strings.Contains(k, "~sha256:") {
 			t.Errorf("forwarded key of %d bytes (%.40q…), want the bounded form of at most 512", len(k), k)
 		}
@@ -134,25 +130,19 @@ func TestOversizedKeyAndHeaders(t *testing.T) {
 // retry (a duplicate, not delivered again); outside it (one second of rounding
 // later at most) they are a new event and are delivered.
 func TestWindowFollowsRetryHorizon(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	up := newUpstream(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name window
-		vendor idwise
-		auth none
-		dedup_window 2s
-		forward %s
-	}
-}
-`, up.URL))
+	up := testkit.NewUpstream(t, nil)
+	startRoute(t,
+		"name window",
+		"vendor idwise",
+		"auth none",
+		"dedup_window 2s",
+		"forward "+up.URL,
+	)
 	ev := idwiseEvent("w-1")
 	if resp, b := post(t, nil, "/", nil, ev); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Webhook-Duplicate") != "" {
 		t.Fatalf("first: status %d %s", resp.StatusCode, b)
 	}
-	waitFor(t, 10*time.Second, "the first delivery", func() bool { return up.count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, "the first delivery", func() bool { return up.Count() == 1 })
 	if resp, _ := post(t, nil, "/", nil, ev); resp.Header.Get("X-Webhook-Duplicate") != "true" {
 		t.Fatal("a retry inside the window was not answered as a duplicate")
 	}
@@ -162,5 +152,5 @@ func TestWindowFollowsRetryHorizon(t *testing.T) {
 	if resp, b := post(t, nil, "/", nil, ev); resp.StatusCode != http.StatusOK || resp.Header.Get("X-Webhook-Duplicate") != "" {
 		t.Fatalf("after the window: status %d duplicate %q %s, want a new event", resp.StatusCode, resp.Header.Get("X-Webhook-Duplicate"), b)
 	}
-	waitFor(t, 10*time.Second, "the second delivery", func() bool { return up.count() == 2 })
+	testkit.WaitFor(t, 10*time.Second, "the second delivery", func() bool { return up.Count() == 2 })
 }

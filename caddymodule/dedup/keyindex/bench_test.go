@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // prefilled is an index holding keyN(0…n-1).
@@ -200,9 +202,7 @@ func residentBytes(tb testing.TB) int64 {
 // presized. It asserts only the table's own accounting (16 B a slot, at most 33 B a
 // key); the RSS and heap figures are printed, not asserted.
 func TestMemoryPerKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("inserts two million keys: runs without -short")
-	}
+	testkit.SkipShort(t, "inserts two million keys")
 	for _, presize := range []bool{false, true} {
 		m := measureMemory(t, 1_000_000, presize)
 		t.Log(m)

@@ -28,21 +28,21 @@ func FuzzIndexOps(f *testing.F) {
 	f.Fuzz(func(t *testing.T, prog []byte) {
 		c := newClock()
 		const window = 60 * time.Second
-		cfg := Config{Window: window, Now: c.now, Shards: 1, BucketBits: 2}
+		cfg := Config{Window: window, Now: c.Now, Shards: 1, BucketBits: 2}
 		ix, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer func() { ix.Close() }()
 		model := map[Key]int64{} // accepted-at Unix second
-		live := func(sec int64) bool { return sec >= c.now().Unix()-60 }
+		live := func(sec int64) bool { return sec >= c.Now().Unix()-60 }
 		for len(prog) >= 4 {
 			op, x, y, arg := prog[0]%5, prog[1], prog[2], prog[3]
 			prog = prog[4:]
 			k := fuzzKey(x, y)
 			switch op {
 			case 0: // insert, accepted arg seconds ago
-				at := c.now().Add(-time.Duration(arg) * time.Second)
+				at := c.Now().Add(-time.Duration(arg) * time.Second)
 				sec, had := model[k]
 				added, err := ix.Insert(k, at)
 				if err != nil {
@@ -59,7 +59,7 @@ func FuzzIndexOps(f *testing.F) {
 					t.Fatalf("lookup %x: %v %v, want %v at %d", k[:8], at.Unix(), ok, want, sec)
 				}
 			case 2: // clock
-				c.advance(time.Duration(arg) * time.Second)
+				c.Advance(time.Duration(arg) * time.Second)
 			case 3: // sweep: afterwards the index holds exactly the live keys
 				if _, err := ix.Sweep(); err != nil {
 					t.Fatal(err)
@@ -102,14 +102,14 @@ func FuzzIndexOps(f *testing.F) {
 // ErrCorrupt or build an index whose own snapshot reads back to the same index.
 func FuzzReadSnapshot(f *testing.F) {
 	c := newClock()
-	cfg := Config{Window: 24 * time.Hour, Now: c.now, Shards: 1, BucketBits: 1}
+	cfg := Config{Window: 24 * time.Hour, Now: c.Now, Shards: 1, BucketBits: 1}
 	for _, n := range []uint64{0, 1, 5} {
 		ix, err := New(cfg)
 		if err != nil {
 			f.Fatal(err)
 		}
 		for i := range n {
-			if _, err := ix.Apply(keyN(i), 10+i, c.now()); err != nil {
+			if _, err := ix.Apply(keyN(i), 10+i, c.Now()); err != nil {
 				f.Fatal(err)
 			}
 		}

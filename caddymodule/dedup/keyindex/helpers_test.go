@@ -2,9 +2,10 @@ package keyindex
 
 import (
 	"encoding/binary"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // keyN is a pseudo-random key derived from n (splitmix64), made without allocating, so
@@ -23,25 +24,8 @@ func mix(z uint64) uint64 {
 	return z ^ (z >> 31)
 }
 
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Unix(1_800_000_000, 0)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// newClock is a clock the tests move by hand.
+func newClock() *testkit.Clock { return testkit.NewClock(time.Unix(1_800_000_000, 0)) }
 
 func newIndex(t testing.TB, c Config) *Index {
 	t.Helper()

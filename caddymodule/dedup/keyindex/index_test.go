@@ -10,19 +10,19 @@ import (
 
 func TestInsertAndLookup(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Hour, Now: c.now})
+	ix := newIndex(t, Config{Window: time.Hour, Now: c.Now})
 	const n = 50_000
 	for i := range uint64(n) {
-		if !mustInsert(t, ix, keyN(i), c.now()) {
+		if !mustInsert(t, ix, keyN(i), c.Now()) {
 			t.Fatalf("key %d not new", i)
 		}
 	}
 	for i := range uint64(n) {
-		if mustInsert(t, ix, keyN(i), c.now()) {
+		if mustInsert(t, ix, keyN(i), c.Now()) {
 			t.Fatalf("key %d new on the second insert", i)
 		}
 		at, ok := ix.Lookup(keyN(i))
-		if !ok || !at.Equal(c.now()) {
+		if !ok || !at.Equal(c.Now()) {
 			t.Fatalf("key %d: lookup %v %v", i, at, ok)
 		}
 		if ix.Contains(keyN(i + n)) {
@@ -38,9 +38,9 @@ func TestInsertAndLookup(t *testing.T) {
 // the last 32 bits are not kept.
 func TestKeyBitsThatCount(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Hour, Now: c.now})
+	ix := newIndex(t, Config{Window: time.Hour, Now: c.Now})
 	var base Key
-	mustInsert(t, ix, base, c.now())
+	mustInsert(t, ix, base, c.Now())
 	for bit := range 96 {
 		k := base
 		k[bit/8] ^= 1 << (bit % 8)
@@ -57,9 +57,9 @@ func TestKeyBitsThatCount(t *testing.T) {
 
 func TestLaterAcceptanceWins(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Minute, Now: c.now})
+	ix := newIndex(t, Config{Window: time.Minute, Now: c.Now})
 	k := keyN(1)
-	t0 := c.now()
+	t0 := c.Now()
 	mustInsert(t, ix, k, t0.Add(-30*time.Second))
 	mustInsert(t, ix, k, t0)
 	mustInsert(t, ix, k, t0.Add(-50*time.Second)) // older: must not shorten the window
@@ -73,28 +73,28 @@ func TestLaterAcceptanceWins(t *testing.T) {
 func TestExpiryBoundary(t *testing.T) {
 	c := newClock()
 	const w = 10 * time.Second
-	ix := newIndex(t, Config{Window: w, Now: c.now})
+	ix := newIndex(t, Config{Window: w, Now: c.Now})
 	k := keyN(7)
-	at := c.now().Add(900 * time.Millisecond) // accepted late in its second
+	at := c.Now().Add(900 * time.Millisecond) // accepted late in its second
 	mustInsert(t, ix, k, at)
-	c.advance(900*time.Millisecond + w - time.Nanosecond) // just before at+w
+	c.Advance(900*time.Millisecond + w - time.Nanosecond) // just before at+w
 	if !ix.Contains(k) {
 		t.Fatal("key gone before its window ended")
 	}
 	if n, _ := ix.Sweep(); n != 0 || !ix.Contains(k) {
 		t.Fatalf("sweep removed %d keys inside the window", n)
 	}
-	c.advance(time.Second + time.Nanosecond) // at+w+1s-ish: past the grace second
+	c.Advance(time.Second + time.Nanosecond) // at+w+1s-ish: past the grace second
 	if ix.Contains(k) {
 		t.Fatal("key still there more than a second after its window")
 	}
 	if st := ix.Stats(); st.Keys != 1 {
 		t.Fatalf("expiry is lazy: %d keys before the sweep, want 1", st.Keys)
 	}
-	if !mustInsert(t, ix, k, c.now()) {
+	if !mustInsert(t, ix, k, c.Now()) {
 		t.Fatal("expired key not reported new on insert")
 	}
-	c.advance(2 * w)
+	c.Advance(2 * w)
 	if n, _ := ix.Sweep(); n != 1 || ix.Stats().Keys != 0 {
 		t.Fatalf("sweep removed %d, %d left; want 1, 0", n, ix.Stats().Keys)
 	}
@@ -102,9 +102,9 @@ func TestExpiryBoundary(t *testing.T) {
 
 func TestSetWindow(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Minute, Now: c.now})
-	mustInsert(t, ix, keyN(1), c.now())
-	c.advance(5 * time.Minute)
+	ix := newIndex(t, Config{Window: time.Minute, Now: c.Now})
+	mustInsert(t, ix, keyN(1), c.Now())
+	c.Advance(5 * time.Minute)
 	if ix.Contains(keyN(1)) {
 		t.Fatal("expired key found")
 	}
@@ -123,11 +123,11 @@ func TestSetWindow(t *testing.T) {
 // 21–33 B a key once the tables are past their first page.
 func TestGrowthAccounting(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Hour, Now: c.now})
+	ix := newIndex(t, Config{Window: time.Hour, Now: c.Now})
 	var n uint64
 	for _, target := range []uint64{1000, 20_000, 100_000, 300_000} {
 		for ; n < target; n++ {
-			mustInsert(t, ix, keyN(n), c.now())
+			mustInsert(t, ix, keyN(n), c.Now())
 		}
 		for i := range n {
 			if !ix.Contains(keyN(i)) {
@@ -162,14 +162,14 @@ func TestCapacityPresizes(t *testing.T) {
 
 func TestSweepShrinksAndKeepsLive(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Minute, Now: c.now, Shards: 4})
+	ix := newIndex(t, Config{Window: time.Minute, Now: c.Now, Shards: 4})
 	for i := range uint64(100_000) {
-		mustInsert(t, ix, keyN(i), c.now())
+		mustInsert(t, ix, keyN(i), c.Now())
 	}
 	big := ix.Stats().Slots
-	c.advance(2 * time.Minute)
+	c.Advance(2 * time.Minute)
 	for i := range uint64(1000) {
-		mustInsert(t, ix, keyN(1_000_000+i), c.now())
+		mustInsert(t, ix, keyN(1_000_000+i), c.Now())
 	}
 	removed, err := ix.Sweep()
 	if err != nil || removed != 100_000 {
@@ -327,7 +327,7 @@ func TestUseAfterClosePanics(t *testing.T) {
 // every key a writer inserted is found afterwards.
 func TestConcurrent(t *testing.T) {
 	c := newClock()
-	ix := newIndex(t, Config{Window: time.Hour, Now: c.now, Shards: 8})
+	ix := newIndex(t, Config{Window: time.Hour, Now: c.Now, Shards: 8})
 	const writers, per = 4, 20_000
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -335,7 +335,7 @@ func TestConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range uint64(per) {
 				k := keyN(w<<32 | i)
-				if !mustInsert(t, ix, k, c.now()) || !ix.Contains(k) {
+				if !mustInsert(t, ix, k, c.Now()) || !ix.Contains(k) {
 					t.Errorf("writer %d key %d", w, i)
 					return
 				}

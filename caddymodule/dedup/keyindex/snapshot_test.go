@@ -8,15 +8,17 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // filled is an index with n keys accepted over the last n seconds, some bucket
 // sequences and an applied sequence.
-func filled(t testing.TB, c *clock, n uint64, bucketBits int) *Index {
+func filled(t testing.TB, c *testkit.Clock, n uint64, bucketBits int) *Index {
 	t.Helper()
-	ix := newIndex(t, Config{Window: 24 * time.Hour, Now: c.now, BucketBits: bucketBits})
+	ix := newIndex(t, Config{Window: 24 * time.Hour, Now: c.Now, BucketBits: bucketBits})
 	for i := range n {
-		if _, err := ix.Apply(keyN(i), 100+i, c.now().Add(-time.Duration(i%86_000)*time.Second)); err != nil {
+		if _, err := ix.Apply(keyN(i), 100+i, c.Now().Add(-time.Duration(i%86_000)*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -69,7 +71,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	if want := headerSize + 8*4096 + 16*n + trailerSize; len(snap) != want {
 		t.Fatalf("snapshot is %d bytes, want %d", len(snap), want)
 	}
-	back, err := readSnapshot(t, snap, Config{Window: 24 * time.Hour, Now: c.now})
+	back, err := readSnapshot(t, snap, Config{Window: 24 * time.Hour, Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestSnapshotFile(t *testing.T) {
 	if err := ix.SaveSnapshot(path); err != nil {
 		t.Fatal(err)
 	}
-	back, err := LoadSnapshot(path, Config{Window: 24 * time.Hour, Now: c.now, BucketBits: 4})
+	back, err := LoadSnapshot(path, Config{Window: 24 * time.Hour, Now: c.Now, BucketBits: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +114,7 @@ func TestSnapshotWindow(t *testing.T) {
 	c := newClock()
 	ix := filled(t, c, 1000, 4) // accepted 0–999 s ago
 	snap := snapshotOf(t, ix)
-	back, err := readSnapshot(t, snap, Config{Window: 500 * time.Second, Now: c.now, BucketBits: 4})
+	back, err := readSnapshot(t, snap, Config{Window: 500 * time.Second, Now: c.Now, BucketBits: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +133,7 @@ func TestSnapshotCorrupt(t *testing.T) {
 	c := newClock()
 	ix := filled(t, c, 40, 2)
 	snap := snapshotOf(t, ix)
-	cfg := Config{Window: 24 * time.Hour, Now: c.now, BucketBits: 2, Shards: 1}
+	cfg := Config{Window: 24 * time.Hour, Now: c.Now, BucketBits: 2, Shards: 1}
 	if _, err := readSnapshot(t, snap, cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +158,9 @@ func TestSnapshotCorrupt(t *testing.T) {
 	cfg4.BucketBits = 4
 	refused("other bucket bits", snap, cfg4)
 	// A well-checksummed snapshot that repeats an entry is still refused.
-	one := newIndex(t, Config{Window: 24 * time.Hour, Now: c.now, BucketBits: 2})
-	mustInsert(t, one, keyN(1), c.now())
-	mustInsert(t, one, keyN(2), c.now())
+	one := newIndex(t, Config{Window: 24 * time.Hour, Now: c.Now, BucketBits: 2})
+	mustInsert(t, one, keyN(1), c.Now())
+	mustInsert(t, one, keyN(2), c.Now())
 	two := snapshotOf(t, one)
 	entries := two[headerSize+8*4 : headerSize+8*4+32]
 	copy(entries[16:], entries[:16])

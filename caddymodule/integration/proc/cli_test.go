@@ -4,18 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
 
 // TestCLI runs `caddy webhook …` against a running gateway's admin endpoint.
 func TestCLI(t *testing.T) {
-	skipShort(t)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
-	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
+	gw.start(embeddedConfig(t, app))
 	led := newLedger()
 	snd := newSender(1, led)
 	defer snd.close()

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -11,11 +10,10 @@ import (
 // application up: every acked event is delivered exactly once, and a re-send
 // is answered as a duplicate.
 func TestCrashSafety(t *testing.T) {
-	skipShort(t)
 	const n = 1200
 	app := newApp(t) // down
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	gw.start(cfg)
 	firstStart := time.Now()
 
@@ -40,7 +38,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	killedAt := time.Now()
 	gw.start(cfg)
-	app.up()
+	app.Up()
 	t.Logf("restarted in %s", time.Since(killedAt).Round(time.Millisecond))
 	// Killed before its first periodic key index snapshot (every minute), the gateway has none:
 	// it replays the window, and the re-send below proves no key was lost.
@@ -81,13 +79,12 @@ func TestCrashSafety(t *testing.T) {
 // flight (they take less than drain_timeout), hands the rest back to the
 // queue, and after the restart every acked event is delivered exactly once.
 func TestGracefulRestart(t *testing.T) {
-	skipShort(t)
 	const n = 400
 	app := newApp(t)
-	app.delay.Store(int64(300 * time.Millisecond)) // shorter than drain_timeout 2s
-	app.up()
+	app.SetDelay(300 * time.Millisecond) // shorter than drain_timeout 2s
+	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	gw.start(cfg)
 
 	led := newLedger()

@@ -28,12 +28,11 @@ import (
 // and the bookkeeping (no gateway dies here), so none is allowed. The test
 // prints the recovery times it measured.
 func TestFlakyCluster(t *testing.T) {
-	skipShort(t)
 	const evStream = "WHGW-EV-" + routeName
 	cl := startCluster(t, 3)
 	app := newApp(t)
-	app.delay.Store(int64(10 * time.Millisecond)) // so that deliveries are in flight at each crash
-	app.up()
+	app.SetDelay(10 * time.Millisecond) // so that deliveries are in flight at each crash
+	app.Up()
 	cfg := gwConfig{
 		store:       "nats " + cl.urls() + " {\n\t\t\treplicas 3\n\t\t}",
 		appURL:      app.url(),
@@ -281,29 +280,4 @@ func (l *load) stop() {
 	l.once.Do(func() { close(l.quit) })
 	l.wg.Wait()
 	l.snd.close()
-}
-
-// firstDeliveryAfter waits up to timeout for a delivery after t0 (by the
-// named gateway, or by any when gateway is empty) and returns its time (zero
-// if none came).
-func (a *app) firstDeliveryAfter(t0 time.Time, gateway string, timeout time.Duration) time.Time {
-	deadline := time.Now().Add(timeout)
-	for {
-		var first time.Time
-		got, _ := a.snapshot()
-		for _, ds := range got {
-			for _, d := range ds {
-				if gateway != "" && d.gateway != gateway {
-					continue
-				}
-				if d.at.After(t0) && (first.IsZero() || d.at.Before(first)) {
-					first = d.at
-				}
-			}
-		}
-		if !first.IsZero() || time.Now().After(deadline) {
-			return first
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

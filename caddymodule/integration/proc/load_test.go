@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -12,16 +11,15 @@ import (
 // and every re-send is answered as a duplicate. It logs the rates reached; no
 // time is asserted.
 func TestLoad64Senders(t *testing.T) {
-	skipShort(t)
 	const (
 		events  = 10_000
 		senders = 64
 		unique  = events - events/10
 	)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
-	gw.start(gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()})
+	gw.start(embeddedConfig(t, app))
 
 	led := newLedger()
 	snd := newSender(senders, led)

@@ -1,7 +1,6 @@
 package proc
 
 import (
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,16 +14,16 @@ import (
 // route's queue live in usage pools and survive the reloads, so every acked
 // event is delivered exactly once.
 func TestReloadUnderLoad(t *testing.T) {
-	skipShort(t)
 	const (
 		senders = 16
 		maxSend = 15000 // bound of the load loop
 	)
 	app := newApp(t)
-	app.delay.Store(int64(2 * time.Millisecond))
-	app.up()
+	app.SetDelay(2 * time.Millisecond)
+	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url(), concurrency: 8}
+	cfg := embeddedConfig(t, app)
+	cfg.concurrency = 8
 	gw.start(cfg)
 
 	led := newLedger()

@@ -5,32 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats-server/v2/server"
 )
-
-// startNATS runs a JetStream nats-server in the test process on a loopback
-// port: the external cluster two gateways share.
-func startNATS(t *testing.T) string {
-	t.Helper()
-	storeDir := t.TempDir()
-	ns, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: storeDir,
-		NoLog: true, NoSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ns.Start()
-	t.Cleanup(func() {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-	})
-	if !ns.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	return ns.ClientURL()
-}
 
 // TestScaleOut runs two gateways on one external nats-server with the same
 // route name and spreads unique events and duplicates across both, each
@@ -38,11 +13,10 @@ func startNATS(t *testing.T) string {
 // same time as the original: the replicas share one dedup window and one
 // queue, so every event is stored once and delivered once.
 func TestScaleOut(t *testing.T) {
-	skipShort(t)
 	const unique = 2000
 	natsURL := startNATS(t)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	cfg := gwConfig{store: "nats " + natsURL, appURL: app.url(), concurrency: 8}
 	gws := [2]*gateway{newGateway(t, "gateway-a"), newGateway(t, "gateway-b")}
 	for _, g := range gws {
@@ -138,15 +112,14 @@ func logDeliveries(t *testing.T, a *app) {
 // deliveries of such a key carry the same X-Webhook-Id: the event was stored
 // once.
 func TestScaleOutKill(t *testing.T) {
-	skipShort(t)
 	const (
 		n           = 2000
 		concurrency = 4
 	)
 	natsURL := startNATS(t)
 	app := newApp(t)
-	app.delay.Store(int64(20 * time.Millisecond)) // so that deliveries are in flight at the kill
-	app.up()
+	app.SetDelay(20 * time.Millisecond) // so that deliveries are in flight at the kill
+	app.Up()
 	cfg := gwConfig{store: "nats " + natsURL, appURL: app.url(), concurrency: concurrency}
 	survivor, victim := newGateway(t, "gateway-a"), newGateway(t, "gateway-b")
 	survivor.start(cfg)

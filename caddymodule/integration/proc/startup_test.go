@@ -2,7 +2,6 @@ package proc
 
 import (
 	"fmt"
-	"path/filepath"
 	"testing"
 )
 
@@ -11,11 +10,10 @@ import (
 // app has opened the store. Those requests must wait for it and be acked, not
 // get a 503: a vendor that never retries (Attestr) would lose the event.
 func TestNoUnavailableAtStartup(t *testing.T) {
-	skipShort(t)
 	app := newApp(t)
-	app.up()
+	app.Up()
 	gw := newGateway(t, "gateway")
-	cfg := gwConfig{store: "embedded " + filepath.Join(t.TempDir(), "store"), appURL: app.url()}
+	cfg := embeddedConfig(t, app)
 	led := newLedger()
 	snd := newSender(1, led)
 	defer snd.close()

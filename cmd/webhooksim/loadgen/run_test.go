@@ -12,6 +12,7 @@ import (
 
 	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/senderauth"
 	"github.com/webhookgw/caddy-webhook-gateway/cmd/webhooksim/vendors"
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // gateway is a stand-in for the gateway: it checks Basic u:p, acks a repeated body with
@@ -134,9 +135,7 @@ func TestErrorsByStatusAndTransport(t *testing.T) {
 // arrival that was due during the stall from its intended time, so the stall shows up
 // far beyond p99.
 func TestOpenLoopSeesQueueing(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test: runs without -short")
-	}
+	testkit.SkipShort(t, "timing test")
 	stall := func(n int64) time.Duration {
 		if n == 20 {
 			return 300 * time.Millisecond

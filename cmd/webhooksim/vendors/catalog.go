@@ -36,13 +36,13 @@ var catalog = func() []Event {
 		ev("idwise", "", "verification_update_required", 1, `{"event":"Verification Update Required","body":{"eventId":"{{uuid}}","journeyId":"{{oid}}","referenceNo":"840-2025-{{num}}","systemDecision":"Incomplete","manualDecision":null,"finalDecision":"Incomplete","trigger":"Document Expired","requiredSteps":[{"stepId":"0","reasonCode":"DOCUMENT_EXPIRED"},{"stepId":"2","reasonCode":"SELFIE_MISMATCH"}]}}`),
 		ev("idwise", "", "finished_ongoing_check", 1, `{"event":"Finished Ongoing Check","body":{"eventId":"{{uuid}}","journeyId":"{{oid}}","ongoingCheckId":"og_{{num}}","systemDecision":"Complete"}}`),
 	)
-	// Unico IDCloud: flat, terminal state only; processId + state is the key (§1.1).
+	// Unico IDCloud: flat, terminal state only (docs/vendors.md, "Unico IDCloud").
 	c = append(c,
 		ev("unico_idcloud", "", "ok", 6, `{"processId":"{{uuid}}","state":"PROCESS_STATE_FINISHED","flow":"id","result":"ok"}`),
 		ev("unico_idcloud", "", "expired", 2, `{"processId":"{{uuid}}","state":"PROCESS_STATE_FINISHED","flow":"id","result":"expired","lastEvent":"EVENT_TYPE_SESSION_ENDED","lastEventDescription":"Session ended by timeout or by new session created"}`),
 		ev("unico_idcloud", "", "invalid_identity", 2, `{"processId":"{{uuid}}","state":"PROCESS_STATE_FINISHED","flow":"idlive","result":"invalid_identity"}`),
 	)
-	// Unico Magic Link v2: step, document re-capture and results events (§1.2).
+	// Unico Magic Link v2: step, document re-capture and results events (docs/vendors.md, "Unico Magic Link v2").
 	for _, step := range []string{"form_start", "form_document_front", "form_document_back", "form_selfie", "form_decision_maker"} {
 		c = append(c, ev("unico_magiclink", "step", step, 2, `{"step":"`+step+`","user_id":"cust-{{oid}}","started_on":"{{now}}","completed_on":"{{now}}"}`))
 	}
@@ -51,7 +51,7 @@ var catalog = func() []Event {
 		ev("unico_magiclink", "document_recapture", "ine_back", 1, `{"user_id":"cust-{{oid}}","ine_back":{"invalid_document":false,"mrz_reading_failure":true}}`),
 		ev("unico_magiclink", "results", "decision", 2, `{"data":{"external_id":"cust-{{oid}}","label":"No Threat","reason":[],"request_id":"{{uuid}}"},"version":"2.1.0","status":"success","status_code":200,"request_date":"{{now}}"}`),
 	)
-	// Incode: no event field; one URL (preset family) per webhook type (§2).
+	// Incode: no event field; one URL (preset family) per webhook type (docs/vendors.md, "Incode").
 	for _, st := range []struct {
 		name   string
 		weight int
@@ -70,7 +70,7 @@ var catalog = func() []Event {
 	for _, f := range []string{"session_started", "session_progress", "session_failed", "session_succeeded", "session_pending_review", "identity_enrolled"} {
 		c = append(c, ev("incode", f, "event", 1, `{"interviewId":"{{oid}}","externalCustomerId":null,"configurationId":"65a0b1c2d3e4f5a6b7c8d9e0","eventType":"`+upper(f)+`","timestamp":{{ms}},"status":"OK","reason":null}`))
 	}
-	// Attestr: {event, payload}; event + payload._id is the key (§3).
+	// Attestr: {event, payload} (docs/vendors.md, "Attestr").
 	c = append(c,
 		ev("attestr", "", "flowx.completed", 4, `{"event":"flowx.completed","payload":{"_id":"{{aid}}","tag":"REF-{{num}}","number":"HS-{{num}}","requestId":"{{oid}}","flowId":"FLW-kyc-basic","snapshot":"v3","updated":{{ms}},"resultSignature":"3f7a9c0b1d2e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c","result":{"stage_pan":{"input":{"pan":"ABCDE1234F"},"output":{"valid":true,"name":"RAHUL SHARMA"}}}}}`),
 		ev("attestr", "", "flowx.errored", 1, `{"event":"flowx.errored","payload":{"_id":"{{aid}}","tag":"REF-{{num}}","code":"DOC_UNREADABLE","message":"Document could not be read","result":{"stage_doc":{"input":{},"output":null}}}}`),

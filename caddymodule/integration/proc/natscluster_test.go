@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // natsCluster is a real nats-server cluster run in the test process: each
@@ -33,10 +35,11 @@ type natsNode struct {
 // startCluster starts n nodes and waits until JetStream has a meta leader.
 func startCluster(t *testing.T, n int) *natsCluster {
 	t.Helper()
+	testkit.SkipShort(t, "starts real gateway processes")
 	c := &natsCluster{t: t}
 	for i := range n {
 		c.nodes = append(c.nodes, &natsNode{
-			name: fmt.Sprintf("n%d", i+1), port: freePort(t), routePort: freePort(t),
+			name: fmt.Sprintf("n%d", i+1), port: testkit.FreePort(t), routePort: testkit.FreePort(t),
 			storeDir: filepath.Join(t.TempDir(), "js"),
 		})
 	}
@@ -199,42 +202,10 @@ func (c *natsCluster) waitStreamLeader(stream string, timeout time.Duration) (in
 	return -1, time.Time{}
 }
 
-// launch starts the gateway process without waiting for it.
-func (g *gateway) launch(c gwConfig) {
-	g.t.Helper()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.launchLocked(c)
-}
-
-// alive reports whether the gateway process is still running.
-func (g *gateway) alive() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if g.cmd == nil {
-		return false
-	}
-	select {
-	case <-g.done:
-		return false
-	default:
-		return true
-	}
-}
-
-// firstAck sends event ids (prefix-n) to g until one is acked and returns
-// when, or an error when g exits or timeout passes. Events that are not acked
-// are recorded in the ledger like any other.
-func (s *sender) firstAck(g *gateway, prefix string, timeout time.Duration) (time.Time, error) {
-	deadline := time.Now().Add(timeout)
-	for n := 0; time.Now().Before(deadline); n++ {
-		if !g.alive() {
-			return time.Time{}, fmt.Errorf("%s exited", g.name)
-		}
-		if r := s.send(g, fmt.Sprintf("%s-%d", prefix, n)); r.ok() {
-			return time.Now(), nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return time.Time{}, fmt.Errorf("%s acked nothing within %s", g.name, timeout)
+// startNATS runs one JetStream nats-server in the test process on a loopback
+// port, the external store two gateways share, and returns its client URL.
+func startNATS(t *testing.T) string {
+	t.Helper()
+	testkit.SkipShort(t, "starts real gateway processes")
+	return testkit.StartNATS(t, nil).ClientURL()
 }
