@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestCountEventsMatchesReplayRange: the count of a range and status is exactly what a
 // ReplayRange with the same arguments queues.
 func TestCountEventsMatchesReplayRange(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{Forward: policy(up.URL)})
 	r.Start()
 	ids := []string{"01JCNT00000000000000000001", "01JCNT00000000000000000002", "01JCNT00000000000000000003", "01JCNT00000000000000000004"}
@@ -26,7 +28,7 @@ func TestCountEventsMatchesReplayRange(t *testing.T) {
 		}
 	}
 	settled(t, r, 10*time.Second)
-	waitFor(t, 10*time.Second, "four delivered", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "four delivered", func() bool {
 		n, complete, err := r.CountEvents(testCtx(t), mid.Add(-time.Hour), time.Time{}, StatusDelivered)
 		return err == nil && complete && n == 4
 	})
@@ -47,12 +49,12 @@ func TestCountEventsMatchesReplayRange(t *testing.T) {
 			t.Errorf("case %d: CountEvents = %d, %v, %v; want %d, complete", i, n, complete, err, c.want)
 		}
 	}
-	before := up.count()
+	before := up.Count()
 	n, err := r.ReplayRange(testCtx(t), mid, time.Time{}, "")
 	if err != nil || n != 2 {
 		t.Fatalf("ReplayRange after a count of 2 = %d, %v", n, err)
 	}
-	waitFor(t, 10*time.Second, "the two replays", func() bool { return up.count() == before+2 })
+	testkit.WaitFor(t, 10*time.Second, "the two replays", func() bool { return up.Count() == before+2 })
 	if _, _, err := r.CountEvents(testCtx(t), mid, mid.Add(-time.Second), ""); err == nil {
 		t.Errorf("since after until: no error")
 	}

@@ -3,9 +3,10 @@ package delivery
 import (
 	"context"
 	"net/http"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestReplayAllDeadLetters: every dead letter is replayed once and removed, quarantined ones
@@ -13,14 +14,7 @@ import (
 // without an error, with more left for the next one.
 func TestReplayAllDeadLetters(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	var healthy atomic.Bool
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		if healthy.Load() {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		w.WriteHeader(http.StatusInternalServerError)
-	})
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusInternalServerError)) // until the replays
 	p := policy(up.URL)
 	p.MaxAttempts = 1
 	p.Rate = 20 // the replays are paced at 20 per second
@@ -34,14 +28,14 @@ func TestReplayAllDeadLetters(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "six dead letters", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "six dead letters", func() bool {
 		st, err := r.Stats(testCtx(t))
 		return err == nil && st.Dead == n && st.Pending == 0
 	})
 	if _, err := r.Quarantine(testCtx(t), "kq", event("01JRPA00000000000000000009"), "schema: /id is required"); err != nil {
 		t.Fatal(err)
 	}
-	healthy.Store(true)
+	up.SetRespond(testkit.Status(http.StatusOK))
 
 	// A context that ends before all six paced slots (250 ms at 20/s) stops the call early, with
 	// no error (how many it replayed first depends on how fast the listing was).
@@ -61,10 +55,10 @@ func TestReplayAllDeadLetters(t *testing.T) {
 	if took, least := time.Since(start), time.Duration(res.Replayed-1)*50*time.Millisecond; took < least*8/10 {
 		t.Errorf("%d replays took %v: not paced at 20/s (want at least %v)", res.Replayed, took, least)
 	}
-	waitFor(t, 10*time.Second, "every event delivered again", func() bool { return up.count() == 2*n })
+	testkit.WaitFor(t, 10*time.Second, "every event delivered again", func() bool { return up.Count() == 2*n })
 	seen := map[string]int{}
-	for _, h := range up.get()[n:] {
-		seen[h.header.Get(HeaderID)]++
+	for _, h := range up.Requests()[n:] {
+		seen[h.Header.Get(HeaderID)]++
 	}
 	for id, c := range seen {
 		if c != 1 {

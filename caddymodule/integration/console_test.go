@@ -20,6 +20,8 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // The console's operator and the secret of route kyc_a: the secret must never reach a console
@@ -46,7 +48,7 @@ func closedAddr(t *testing.T) string {
 // consoleConfig serves two forward routes in front of app, a third in front of nothing (its
 // delivery pauses), the console behind basic_auth under
 // handle_path /console/*, and the same console under route /ops/* with its prefix set.
-func consoleConfig(t *testing.T, app *upstream) string {
+func consoleConfig(t *testing.T, app *testkit.Upstream) string {
 	t.Helper()
 	hash, err := bcrypt.GenerateFromPassword([]byte(consolePass), bcrypt.MinCost)
 	if err != nil {
@@ -99,7 +101,7 @@ func consoleConfig(t *testing.T, app *upstream) string {
 		}
 	}
 }
-`, site, app.hostPort(), kycASecret, consoleUser, hash, closedAddr(t))
+`, site, app.HostPort(), kycASecret, consoleUser, hash, closedAddr(t))
 }
 
 // TestConsole drives the operator console in headless Chromium against a real gateway (two
@@ -107,18 +109,15 @@ func consoleConfig(t *testing.T, app *upstream) string {
 // application received; then the auth composition, the CSRF and same-origin checks, and the
 // prefix mount, over HTTP.
 func TestConsole(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
+	testkit.SkipShort(t, "starts a real Caddy and Chromium")
 	var failing atomic.Bool
 	failing.Store(true)
-	app := newUpstream(t)
-	app.setStatus(func(_ int, _ *http.Request) int {
+	app := testkit.NewUpstream(t, testkit.StatusBy(func(_ int, _ *http.Request) int {
 		if failing.Load() {
 			return http.StatusInternalServerError
 		}
 		return http.StatusOK
-	})
+	}))
 	startCaddy(t, storeOption(t), consoleConfig(t, app))
 
 	sendA := func(id string) string {
@@ -150,7 +149,7 @@ func TestConsole(t *testing.T) {
 		adminJSON(t, http.MethodGet, "/webhook_gateway/routes/"+route+"/dead_letters", &list)
 		return len(list)
 	}
-	waitFor(t, 20*time.Second, "5 dead letters", func() bool { return deadCount("kyc_a") == 3 && deadCount("kyc_b") == 2 })
+	testkit.WaitFor(t, 20*time.Second, "5 dead letters", func() bool { return deadCount("kyc_a") == 3 && deadCount("kyc_b") == 2 })
 
 	t.Run("browser", func(t *testing.T) { testConsoleBrowser(t, app, &failing, ids) })
 	t.Run("basic_auth", func(t *testing.T) { testConsoleBasicAuth(t, ids["a-3"]) })
@@ -292,7 +291,7 @@ func jsString(s string) string {
 	return string(b)
 }
 
-func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids map[string]string) {
+func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Bool, ids map[string]string) {
 	b := newBrowser(t)
 	consoleURL := gatewayBase + "/console/"
 
@@ -351,11 +350,11 @@ func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids m
 	// The application is fixed: replay a-1 from its dead letter; the application gets it and the
 	// overview counts it delivered.
 	failing.Store(false)
-	before := app.count()
+	before := app.Count()
 	b.run(t, "replay a-1", chromedp.Click(chromedp.CSS("#replay-dead")), chromedp.WaitVisible(chromedp.CSS("#dead-table")))
 	b.text(t, "#message", "queued for delivery again")
 	b.gone(t, `#dead-table tr[data-id="`+ids["a-1"]+`"]`)
-	waitFor(t, 10*time.Second, "a-1 delivered", func() bool { return app.count() > before })
+	testkit.WaitFor(t, 10*time.Second, "a-1 delivered", func() bool { return app.Count() > before })
 	b.goTo(t, "#/", "#routes-table")
 	b.text(t, row+" td:nth-child(8)", "1 / 1")
 	b.text(t, row+" td:nth-child(6)", "✗ 2")
@@ -377,15 +376,15 @@ func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids m
 	b.goTo(t, "#/events/kyc_b", "#f-q")
 	b.run(t, "last 15 min", chromedp.Click(chromedp.Search(`//button[text()="last 15 min"]`)), chromedp.WaitVisible(chromedp.CSS("#events-table")))
 	b.text(t, "#events-table tbody", "b-2")
-	before = app.count()
+	before = app.Count()
 	b.run(t, "bulk replay", chromedp.Click(chromedp.CSS("#bulk-replay")), chromedp.WaitVisible(chromedp.CSS("#confirm[open]")))
 	b.text(t, "#confirm-text", "This will send 2 events of route kyc_b")
 	b.screenshot(t, "bulk-confirm")
 	b.run(t, "confirm bulk", chromedp.Click(chromedp.CSS("#confirm-ok")))
 	b.text(t, "#message", "Replayed 2 events")
-	waitFor(t, 10*time.Second, "b-1 and b-2 replayed", func() bool { return app.count() >= before+2 })
+	testkit.WaitFor(t, 10*time.Second, "b-1 and b-2 replayed", func() bool { return app.Count() >= before+2 })
 	got := map[string]bool{}
-	for _, r := range app.received()[before:] {
+	for _, r := range app.Requests()[before:] {
 		if r.Path == "/b" && r.Header.Get("X-Webhook-Replay") == "true" {
 			var ev struct{ ID string }
 			_ = json.Unmarshal(r.Body, &ev)
@@ -398,7 +397,7 @@ func testConsoleBrowser(t *testing.T, app *upstream, failing *atomic.Bool, ids m
 
 	// The application received a-1 again, never a-2 after its delete, and a-3 only its two attempts.
 	attemptsOf := map[string]int{}
-	for _, r := range app.received() {
+	for _, r := range app.Requests() {
 		for _, id := range []string{"a-1", "a-2", "a-3"} {
 			if bytes.Contains(r.Body, []byte(`"eventId":"`+id+`"`)) {
 				attemptsOf[id]++
@@ -502,7 +501,7 @@ func testConsoleBasicAuth(t *testing.T, deadID string) {
 
 // testConsoleCSRF: a state-changing request is refused unless it is same-origin and carries a
 // valid token; the refused ones change nothing, the right one works.
-func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
+func testConsoleCSRF(t *testing.T, app *testkit.Upstream, deadID string) {
 	token := consoleToken(t)
 	path := "/console/api/routes/kyc_a/dead_letters/" + deadID + "/replay"
 	with := func(h map[string]string) map[string]string {
@@ -526,7 +525,7 @@ func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
 		{"no token", with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), `{}`, "csrf_token"},
 		{"forged token", with(map[string]string{"Origin": gatewayBase}), `{"csrf_token":"` + token[:len(token)-2] + `AA"}`, "csrf_token"},
 	}
-	before := app.count()
+	before := app.Count()
 	for _, c := range refused {
 		resp, b := consoleRequest(t, http.MethodPost, path, c.headers, c.body)
 		var p problemBody
@@ -539,7 +538,7 @@ func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
 		t.Fatalf("the dead letter after refused replays: %d, want it still there", st)
 	}
 	time.Sleep(300 * time.Millisecond)
-	if n := app.count(); n != before {
+	if n := app.Count(); n != before {
 		t.Errorf("refused replays reached the application (%d requests)", n-before)
 	}
 	// A GET changes nothing, whatever its origin.
@@ -551,7 +550,7 @@ func testConsoleCSRF(t *testing.T, app *upstream, deadID string) {
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("same-origin replay with its token: %d %s (Cache-Control %q)", resp.StatusCode, b, resp.Header.Get("Cache-Control"))
 	}
-	waitFor(t, 10*time.Second, "the replayed dead letter delivered", func() bool { return app.count() > before })
+	testkit.WaitFor(t, 10*time.Second, "the replayed dead letter delivered", func() bool { return app.Count() > before })
 }
 
 // testConsolePrefix: under `route /ops/*`, which keeps the path, the prefix option mounts it.

@@ -10,6 +10,9 @@
 //   - adapt_test.go: TestCaddyfileAdapt (the adapt golden files).
 //   - auth_test.go: TestAuthEndToEnd (every auth method in gate and forward
 //     mode, the token endpoint, the external IdP and its key rotation).
+//   - console_test.go: TestConsole (the operator console in headless Chromium:
+//     the scenario over routes whose application fails, then recovers; the
+//     basic_auth composition; the CSRF and same-origin refusals; the prefix mount).
 //   - firstrun_test.go: TestGateModeNoNextHandler, TestQueueStatsMoveDuringDrain,
 //     TestHealthAndDeliveryLog, TestStartupErrorNamesVariable.
 //   - forward_test.go: TestForwardAckIndependentOfApp, TestForwardedRequest,

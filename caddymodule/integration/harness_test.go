@@ -51,7 +51,13 @@ func testPorts() (httpPort, httpsPort, adminPort int) {
 	return base, base + 1, base + 2
 }
 
-func init() { caddytest.Default.AdminPort = adminPort }
+func init() {
+	caddytest.Default.AdminPort = adminPort
+	// caddytest's default of 5 s to load a config is too short on a loaded CI machine: the load
+	// includes stopping the previous test's config (its delivery drain and store close), which
+	// took 6.4 s once in a full -race run, and the test then failed before it began.
+	caddytest.Default.LoadRequestTimeout = 30 * time.Second
+}
 
 // newTester is the one way a test gets the in-process Caddy: it skips the
 // test under -short (so that no test repeats the guard) and sets the test
