@@ -618,6 +618,11 @@
     keepMessage = true;
     location.hash = hash;
   }
+  // The skip link moves the focus to the content; following its #main would be a route here.
+  document.getElementById("skip").addEventListener("click", (e) => {
+    e.preventDefault();
+    main.focus();
+  });
   window.addEventListener("hashchange", () => {
     if (!keepMessage) say("");
     keepMessage = false;

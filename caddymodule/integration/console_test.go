@@ -250,6 +250,22 @@ func eval[T any](t *testing.T, b *browser, expr string) T {
 	return v
 }
 
+// accessible checks what a keyboard or screen-reader user needs on the page: every field has a
+// label, every button a name, the page's heading has the focus after the navigation (so the
+// keyboard starts there), and a skip link leads to the content.
+func (b *browser) accessible(t *testing.T, page string) {
+	t.Helper()
+	unlabelled := eval[int](t, b, `[...document.querySelectorAll("input, select, textarea")].filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")).length`)
+	unnamed := eval[int](t, b, `[...document.querySelectorAll("button, a[href]")].filter((e) => !e.textContent.trim() && !e.getAttribute("aria-label")).length`)
+	focused := eval[string](t, b, `document.activeElement ? document.activeElement.id : ""`)
+	skip := eval[string](t, b, `(document.querySelector("a.skip") || {}).hash || ""`)
+	skipped := eval[string](t, b, `document.querySelector("a.skip").click(), document.activeElement.id + " " + location.hash`)
+	if unlabelled != 0 || unnamed != 0 || focused != "page-title" || skip != "#main" || !strings.HasPrefix(skipped, "main ") || strings.Contains(skipped, "#main") {
+		t.Errorf("%s: %d fields without a label, %d controls without a name, focus on %q (want page-title), skip link %q (after it: %q)",
+			page, unlabelled, unnamed, focused, skip, skipped)
+	}
+}
+
 // gone waits until no element matches sel.
 func (b *browser) gone(t *testing.T, sel string) {
 	t.Helper()
@@ -310,6 +326,7 @@ func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Boo
 	}
 	b.text(t, "#chart-legend", "accepted: 6 in the hour")
 	b.screenshot(t, "overview")
+	b.accessible(t, "overview")
 
 	// Events: find a-2 by its vendor id (IDWise's eventId, part of the key).
 	b.goTo(t, "#/events/kyc_a", "#f-q")
@@ -321,6 +338,10 @@ func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Boo
 	}
 	b.text(t, "#events-table tbody", "dead letter")
 	b.screenshot(t, "events")
+	b.accessible(t, "events")
+	if n := eval[int](t, b, `document.querySelectorAll('#events-table time[title^="Local time: "]').length`); n == 0 {
+		t.Errorf("the events' times have no local time on hover")
+	}
 
 	// Its detail: body pretty-printed, forwarded headers, outcome, attempts.
 	b.run(t, "open a-2", chromedp.Click(chromedp.CSS(`#events-table tr[data-id="`+ids["a-2"]+`"] a`)), chromedp.WaitVisible(chromedp.CSS("#event-body")))
@@ -342,6 +363,7 @@ func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Boo
 	}
 	b.text(t, "#dead-table tbody", "500")
 	b.screenshot(t, "dead-letters")
+	b.accessible(t, "dead letters")
 	b.run(t, "inspect a-1", chromedp.Click(chromedp.CSS(`#dead-table tr[data-id="`+ids["a-1"]+`"] a`)), chromedp.WaitVisible(chromedp.CSS("#dead-body")))
 	b.text(t, "#dead-fields", "Attempts exhausted")
 	b.text(t, "#dead-body", `"eventId": "a-1"`)
