@@ -575,8 +575,15 @@ func testConsoleCSRF(t *testing.T, app *testkit.Upstream, deadID string) {
 	testkit.WaitFor(t, 10*time.Second, "the replayed dead letter delivered", func() bool { return app.Count() > before })
 }
 
-// testConsolePrefix: under `route /ops/*`, which keeps the path, the prefix option mounts it.
+// testConsolePrefix: under `route /ops/*`, which keeps the path, the prefix option mounts it;
+// the lists carry no body, one event's detail does.
 func testConsolePrefix(t *testing.T) {
+	for _, p := range []string{"/ops/api/routes/kyc_a/events", "/ops/api/routes/kyc_a/events?q=a-3", "/ops/api/routes/kyc_a/dead_letters", "/ops/api/overview"} {
+		resp, b := consoleRequest(t, http.MethodGet, p, operator, "")
+		if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"body"`)) || bytes.Contains(b, []byte("eventId")) {
+			t.Errorf("GET %s: %d, a list shows a body: %s", p, resp.StatusCode, b)
+		}
+	}
 	resp, b := consoleRequest(t, http.MethodGet, "/ops/", operator, "")
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`src="app.js"`)) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Errorf("GET /ops/: %d %q", resp.StatusCode, b)
