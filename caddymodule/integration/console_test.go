@@ -417,6 +417,35 @@ func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Boo
 		t.Errorf("replayed to the application: %v, want b-1 and b-2 marked X-Webhook-Replay", got)
 	}
 
+	// One event's Replay button, from its detail page: b-1 once more.
+	countB := func(id string) int {
+		n := 0
+		for _, r := range app.Requests() {
+			if r.Path == "/b" && bytes.Contains(r.Body, []byte(`"id":"`+id+`"`)) {
+				n++
+			}
+		}
+		return n
+	}
+	b1 := countB("b-1")
+	b.run(t, "open b-1", chromedp.Click(chromedp.Search(`//a[ancestor::tr[td[contains(., "b-1")]]]`)), chromedp.WaitVisible(chromedp.CSS("#replay-event")))
+	b.text(t, "#event-body", `"id": "b-1"`)
+	b.run(t, "replay b-1", chromedp.Click(chromedp.CSS("#replay-event")), chromedp.WaitVisible(chromedp.CSS("#confirm[open]")))
+	b.run(t, "confirm replay", chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.text(t, "#message", "queued for delivery again")
+	testkit.WaitFor(t, 10*time.Second, "b-1 replayed from its page", func() bool { return countB("b-1") == b1+1 })
+
+	// Replay all of kyc_b's dead letters (the range replay left them listed): the confirmation
+	// states the number, the application gets both, and the list's empty state says what next.
+	b2 := countB("b-2")
+	b.goTo(t, "#/dead/kyc_b", "#dead-table")
+	b.run(t, "replay all", chromedp.Click(chromedp.CSS("#replay-all")), chromedp.WaitVisible(chromedp.CSS("#confirm[open]")))
+	b.text(t, "#confirm-text", "This will send up to 2 dead letters of route kyc_b")
+	b.run(t, "confirm replay all", chromedp.Click(chromedp.CSS("#confirm-ok")))
+	b.text(t, "#message", "Replayed 2 dead letters")
+	b.text(t, "#dead-empty", "No dead letters on route kyc_b")
+	testkit.WaitFor(t, 10*time.Second, "kyc_b's dead letters replayed", func() bool { return countB("b-1") == b1+2 && countB("b-2") == b2+1 })
+
 	// The application received a-1 again, never a-2 after its delete, and a-3 only its two attempts.
 	attemptsOf := map[string]int{}
 	for _, r := range app.Requests() {
