@@ -7,9 +7,9 @@ import (
 
 // The console's chart and its "last minute / last hour" figures come from counters the gateway
 // keeps in memory, per route: a ring of 60 one-minute slots and a ring of 60 one-second slots.
-// They start empty at every process start (the Prometheus metrics are the long-term record) and
-// are fed by the metrics observer and the handler's outcome, so they cost a map lookup and a
-// mutex per event.
+// They start empty when the route's state starts in the process and survive reloads (the
+// Prometheus metrics are the long-term record). The metrics observer and the handler's outcome
+// feed them, at the cost of a map lookup and a mutex per event.
 
 // Counter kinds.
 const (
@@ -81,6 +81,12 @@ func countEvent(route string, kind int) {
 	rc.minutes.add(now, kind)
 	rc.seconds.add(now, kind)
 	rc.mu.Unlock()
+}
+
+// resetCounts forgets a route's counts: its state starts afresh (the process started it, or the
+// route came back after it was removed), so the counts start with it. A reload keeps them.
+func resetCounts(route string) {
+	counters.Delete(route)
 }
 
 // routeActivity is what the console shows of a route's counters.

@@ -209,6 +209,10 @@ func TestConsoleCounters(t *testing.T) {
 	if a.LastHour != [countKinds]uint64{1, 1, 0} {
 		t.Fatalf("after an hour: last hour %v, want the old minute gone", a.LastHour)
 	}
+	resetCounts(route) // the route's state starts afresh
+	if got := activityOf(route); got.LastHour != [countKinds]uint64{} {
+		t.Errorf("after a reset: %v", got.LastHour)
+	}
 	if got := activityOf("never_seen"); got.LastHour != [countKinds]uint64{} {
 		t.Errorf("unknown route: %v", got.LastHour)
 	}

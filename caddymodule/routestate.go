@@ -46,6 +46,7 @@ func newRouteState(store *delivery.Store, name string, cfg delivery.QueueConfig)
 		_ = r.Close()
 		return nil, err
 	}
+	resetCounts(name) // the console's counts are of this route's life in the process
 	return &routeState{name: name, queue: r, tier: tier, maxEvent: store.MaxEventBody()}, nil
 }
 

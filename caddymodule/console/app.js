@@ -233,7 +233,7 @@
       ["Pending", "In flight", "Dead letters"].map((t) => el("th", { scope: "col", class: "num" }, t)),
       ["Accepted", "Delivered", "Failed"].map((t) => el("th", { scope: "col", class: "num" }, t, el("br"), el("span", { class: "muted" }, " 1 min / 1 h"))),
       el("th", { scope: "col" }, "Delivery"), el("th", { scope: "col" }, "Quota use")));
-    const table = el("table", { id: "routes-table" }, el("caption", { class: "muted" }, "One row per route of this process. The per-minute and per-hour counts start at the gateway's start."), thead, el("tbody", {}, rows));
+    const table = el("table", { id: "routes-table" }, el("caption", { class: "muted" }, "One row per route of this process. The 1 min and 1 h counts are this process's, since the route started in it."), thead, el("tbody", {}, rows));
     const pick = el("select", { id: "chart-route", onchange: (e) => { chartRoute = e.target.value; overview().catch(fail); } },
       el("option", { value: "" }, "all routes"), o.routes.map((r) => el("option", { value: r.name }, r.name)));
     pick.value = chartRoute;
