@@ -115,6 +115,10 @@ func (r *Queue) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (du
 	var backoff time.Duration
 	for range maxCAS {
 		if ix.Contains(k) {
+			// The first copy is at or below the bucket's last sequence.
+			if err := r.s.durable(ctx, r.evStream, ix.BucketSeq(b)); err != nil {
+				return false, err
+			}
 			return true, nil
 		}
 		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(expect, 10)}

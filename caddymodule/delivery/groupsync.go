@@ -1,0 +1,236 @@
+package delivery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Group commit of `sync always` (embedded store only).
+//
+// nats-server's own SyncAlways fsyncs the block file once per message, inside the stream's
+// single writer (filestore.go, flushPendingMsgsLocked), so concurrent publishes queue behind
+// one fsync each and a disk that takes a millisecond per fsync caps a route at about a
+// thousand events a second. Its only coalesced path, the atomic batch, is all or nothing
+// (one failed compare-and-set would refuse every event of the batch) and stages each batch in
+// a store of its own. So the gateway runs the embedded server without SyncAlways and does the
+// fsync itself, for everyone who is waiting at once:
+//
+//   - With one replica the file store writes every message to its block file (write(2), in
+//     place) before it sends the publish ack (StoreConfig). The message is then in the kernel's
+//     page cache, in the stream's last block file.
+//   - fsync(2) writes out the dirty pages of the file, whichever descriptor wrote them. So
+//     after the ack, the gateway opens the stream's block files by name and fsyncs them.
+//   - Every publisher waits for a round of fsyncs that started after its ack (groupSync.wait).
+//     While one round runs, the acks of other requests pile up and the next round covers them
+//     all: one fsync per round, not per event.
+//
+// A round fsyncs every block file from the highest one of the previous round up to the highest
+// one now (messages are only appended to the last block, so nothing written since the previous
+// round can be in an older one), then the msgs directory (new and rewritten block files), the
+// stream directory and its meta files. Each stream (events, dead letters) has its own rounds.
+// A failed fsync is sticky: every later publish fails (503) and every duplicate answer that
+// would rest on an unsynced copy too, because after a failed fsync the kernel may have dropped
+// the pages it could not write. Fail closed; a restart recovers from what is on disk.
+//
+// The layout this relies on (<store dir>/jetstream/$G/streams/<stream>/msgs/<n>.blk, the
+// global account of an in-process connection) is nats-server's; a round that finds no block
+// file after a publish fails instead of answering as if it had synced
+// (TestGroupSyncCoversEveryAck pins the layout).
+
+// groupSync runs the fsync rounds of one embedded store.
+type groupSync struct {
+	dir   string               // <store dir>/jetstream/$G/streams
+	fsync func(*os.File) error // (*os.File).Sync; a test hook
+	mu    sync.Mutex
+	strm  map[string]*streamSync
+}
+
+func newGroupSync(storeDir string) *groupSync {
+	return &groupSync{
+		dir:   filepath.Join(storeDir, "jetstream", "$G", "streams"),
+		fsync: (*os.File).Sync,
+		strm:  make(map[string]*streamSync),
+	}
+}
+
+// stream returns the rounds of one stream.
+func (g *groupSync) stream(name string) *streamSync {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ss := g.strm[name]
+	if ss == nil {
+		ss = &streamSync{g: g, dir: filepath.Join(g.dir, name), done: make(chan struct{}), lastBlk: -1}
+		g.strm[name] = ss
+	}
+	return ss
+}
+
+// wait returns once a round of fsyncs that covers sequence seq of stream has finished, or with
+// the error that round (or an earlier one) failed with, or when ctx ends.
+func (g *groupSync) wait(ctx context.Context, stream string, seq uint64) error {
+	return g.stream(stream).wait(ctx, seq)
+}
+
+// streamSync is the state of one stream's rounds.
+type streamSync struct {
+	g   *groupSync
+	dir string
+
+	mu      sync.Mutex
+	acked   uint64        // highest sequence acked to a waiter: written before that ack
+	synced  uint64        // highest sequence a finished round covers
+	err     error         // sticky: a round failed
+	running bool          // a goroutine is running rounds
+	done    chan struct{} // closed (and replaced) when a round ends
+	lastBlk int           // highest block index of the previous round; -1 before the first
+	metaOK  bool          // the stream's directory entries were synced once
+}
+
+func (ss *streamSync) wait(ctx context.Context, seq uint64) error {
+	ss.mu.Lock()
+	ss.acked = max(ss.acked, seq)
+	for ss.synced < seq && ss.err == nil {
+		if !ss.running {
+			ss.running = true
+			go ss.rounds()
+		}
+		done := ss.done
+		ss.mu.Unlock()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			// The round still runs to its end: a retry of this event that is answered as a
+			// duplicate waits for it in durable().
+			return fmt.Errorf("store: waiting for fsync: %w", ctx.Err())
+		}
+		ss.mu.Lock()
+	}
+	err := ss.err
+	ss.mu.Unlock()
+	return err
+}
+
+// rounds runs fsync rounds while some waiter's sequence is not covered yet.
+func (ss *streamSync) rounds() {
+	ss.mu.Lock()
+	for ss.err == nil && ss.synced < ss.acked {
+		covered := ss.acked // every one of these was written before its ack, so before now
+		ss.mu.Unlock()
+		err := ss.round()
+		ss.mu.Lock()
+		if err != nil {
+			ss.err = fmt.Errorf("store: fsync of stream %s failed, the store refuses events until a restart: %w", filepath.Base(ss.dir), err)
+		} else {
+			ss.synced = max(ss.synced, covered)
+		}
+		close(ss.done)
+		ss.done = make(chan struct{})
+	}
+	ss.running = false
+	ss.mu.Unlock()
+}
+
+// round fsyncs the block files written since the previous round, then the directories.
+// Only the rounds goroutine calls it.
+func (ss *streamSync) round() error {
+	msgs := filepath.Join(ss.dir, "msgs")
+	ents, err := os.ReadDir(msgs)
+	if err != nil {
+		return err
+	}
+	high := -1
+	var blks []int
+	for _, e := range ents {
+		n, ok := strings.CutSuffix(e.Name(), ".blk")
+		if !ok {
+			continue
+		}
+		i, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		high = max(high, i)
+		if i >= ss.lastBlk {
+			blks = append(blks, i)
+		}
+	}
+	if high < 0 {
+		return errors.New("no block file in " + msgs)
+	}
+	for _, i := range blks {
+		if err := ss.syncPath(filepath.Join(msgs, strconv.Itoa(i)+".blk")); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // purged between the listing and the open: nothing left to keep
+			}
+			return err
+		}
+	}
+	ss.lastBlk = high
+	if err := ss.syncPath(msgs); err != nil {
+		return err
+	}
+	if !ss.metaOK {
+		// The stream's own entries, once: without them a recovered store has no stream to
+		// hold the blocks. The parents are synced too, for the first stream of a new store.
+		for _, p := range []string{filepath.Join(ss.dir, "meta.inf"), filepath.Join(ss.dir, "meta.sum"), ss.dir, ss.g.dir, filepath.Dir(ss.g.dir)} {
+			if err := ss.syncPath(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		ss.metaOK = true
+	}
+	return nil
+}
+
+func (ss *streamSync) syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	err = ss.g.fsync(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncedJS is the store's JetStream handle under group commit: a publish returns only after a
+// round of fsyncs covers what it stored. Every other call goes to the JetStream it wraps.
+type syncedJS struct {
+	jetstream.JetStream
+	gs *groupSync
+}
+
+func (j syncedJS) PublishMsg(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	ack, err := j.JetStream.PublishMsg(ctx, m, opts...)
+	if err != nil {
+		return ack, err
+	}
+	if err := j.gs.wait(ctx, ack.Stream, ack.Sequence); err != nil {
+		return nil, err
+	}
+	return ack, nil
+}
+
+func (j syncedJS) Publish(ctx context.Context, subj string, data []byte, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	return j.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data}, opts...)
+}
+
+// durable returns once stream's messages up to seq are on disk: at once without group commit,
+// or after a round covers seq. A duplicate answer rests on the first copy, so in `sync always`
+// it must not go out before that copy is synced (its own request may have given up waiting).
+func (s *Store) durable(ctx context.Context, stream string, seq uint64) error {
+	if s.gsync == nil || seq == 0 {
+		return nil
+	}
+	return s.gsync.wait(ctx, stream, seq)
+}
