@@ -35,8 +35,8 @@ import (
 //
 // A round fsyncs every block file from the highest one of the previous round up to the highest
 // one now (messages are only appended to the last block, so nothing written since the previous
-// round can be in an older one), then the msgs directory (new and rewritten block files), the
-// stream directory and its meta files. Each stream (events, dead letters) has its own rounds.
+// round can be in an older one), then the msgs directory when its block files changed, and,
+// once, the stream directory and its meta files. Each stream (events, dead letters) has its own rounds.
 // A failed fsync is sticky: every later publish fails (503) and every duplicate answer that
 // would rest on an unsynced copy too, because after a failed fsync the kernel may have dropped
 // the pages it could not write. Fail closed; a restart recovers from what is on disk.
@@ -68,7 +68,7 @@ func (g *groupSync) stream(name string) *streamSync {
 	defer g.mu.Unlock()
 	ss := g.strm[name]
 	if ss == nil {
-		ss = &streamSync{g: g, dir: filepath.Join(g.dir, name), done: make(chan struct{}), lastBlk: -1}
+		ss = &streamSync{g: g, dir: filepath.Join(g.dir, name), done: make(chan struct{}), lastBlk: -1, dirBlk: -1}
 		g.strm[name] = ss
 	}
 	return ss
@@ -80,6 +80,11 @@ func (g *groupSync) wait(ctx context.Context, stream string, seq uint64) error {
 	return g.stream(stream).wait(ctx, seq)
 }
 
+// maxRounds is how many rounds of one stream may run at once. A round mostly waits for the
+// disk; a publish acked while one runs starts the next one at once instead of waiting for it
+// to end, so an ack waits about one fsync, not one and a half.
+const maxRounds = 2
+
 // streamSync is the state of one stream's rounds.
 type streamSync struct {
 	g   *groupSync
@@ -87,11 +92,14 @@ type streamSync struct {
 
 	mu      sync.Mutex
 	acked   uint64        // highest sequence acked to a waiter: written before that ack
+	started uint64        // highest sequence a running or finished round covers
 	synced  uint64        // highest sequence a finished round covers
 	err     error         // sticky: a round failed
-	running bool          // a goroutine is running rounds
+	running int           // rounds running
 	done    chan struct{} // closed (and replaced) when a round ends
-	lastBlk int           // highest block index of the previous round; -1 before the first
+	lastBlk int           // highest block index a finished round listed; -1 before the first
+	dirBlk  int           // highest block index whose directory entry is synced
+	dirN    int           // block files listed by the last directory fsync
 	metaOK  bool          // the stream's directory entries were synced once
 }
 
@@ -99,9 +107,11 @@ func (ss *streamSync) wait(ctx context.Context, seq uint64) error {
 	ss.mu.Lock()
 	ss.acked = max(ss.acked, seq)
 	for ss.synced < seq && ss.err == nil {
-		if !ss.running {
-			ss.running = true
-			go ss.rounds()
+		if ss.started < seq && ss.running < maxRounds {
+			// Every sequence up to acked was written before its ack, so before now.
+			ss.running++
+			ss.started = ss.acked
+			go ss.round(ss.acked, ss.lastBlk)
 		}
 		done := ss.done
 		ss.mu.Unlock()
@@ -119,76 +129,80 @@ func (ss *streamSync) wait(ctx context.Context, seq uint64) error {
 	return err
 }
 
-// rounds runs fsync rounds while some waiter's sequence is not covered yet.
-func (ss *streamSync) rounds() {
+// round fsyncs the block files from block from on (from the highest block a finished round
+// listed: nothing written since can be in an older one, as messages are only appended to the
+// last block), the directory when its block files changed, and, once, the stream's own
+// entries; then it marks every sequence up to covered synced.
+func (ss *streamSync) round(covered uint64, from int) {
+	high, names, err := ss.syncBlocks(from)
 	ss.mu.Lock()
-	for ss.err == nil && ss.synced < ss.acked {
-		covered := ss.acked // every one of these was written before its ack, so before now
-		ss.mu.Unlock()
-		err := ss.round()
-		ss.mu.Lock()
-		if err != nil {
-			ss.err = fmt.Errorf("store: fsync of stream %s failed, the store refuses events until a restart: %w", filepath.Base(ss.dir), err)
-		} else {
-			ss.synced = max(ss.synced, covered)
+	defer ss.mu.Unlock()
+	ss.running--
+	if err != nil {
+		ss.err = fmt.Errorf("store: fsync of stream %s failed, the store refuses events until a restart: %w", filepath.Base(ss.dir), err)
+	} else {
+		ss.synced = max(ss.synced, covered)
+		ss.lastBlk = max(ss.lastBlk, high)
+		if names >= 0 {
+			ss.dirBlk, ss.dirN, ss.metaOK = max(ss.dirBlk, high), names, true
 		}
-		close(ss.done)
-		ss.done = make(chan struct{})
 	}
-	ss.running = false
-	ss.mu.Unlock()
+	close(ss.done)
+	ss.done = make(chan struct{})
 }
 
-// round fsyncs the block files written since the previous round, then the directories.
-// Only the rounds goroutine calls it.
-func (ss *streamSync) round() error {
+// syncBlocks does the fsyncs of one round. names is the count of block files it listed when it
+// also synced the directory, else -1.
+func (ss *streamSync) syncBlocks(from int) (high, names int, err error) {
 	msgs := filepath.Join(ss.dir, "msgs")
 	ents, err := os.ReadDir(msgs)
 	if err != nil {
-		return err
+		return 0, 0, err
 	}
-	high := -1
-	var blks []int
+	high, n := -1, 0
 	for _, e := range ents {
-		n, ok := strings.CutSuffix(e.Name(), ".blk")
+		base, ok := strings.CutSuffix(e.Name(), ".blk")
 		if !ok {
 			continue
 		}
-		i, err := strconv.Atoi(n)
+		i, err := strconv.Atoi(base)
 		if err != nil {
 			continue
 		}
+		n++
 		high = max(high, i)
-		if i >= ss.lastBlk {
-			blks = append(blks, i)
+		if i < from {
+			continue
+		}
+		if err := ss.syncPath(filepath.Join(msgs, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return 0, 0, err // (a block purged since the listing holds nothing to keep)
 		}
 	}
 	if high < 0 {
-		return errors.New("no block file in " + msgs)
+		return 0, 0, errors.New("no block file in " + msgs)
 	}
-	for _, i := range blks {
-		if err := ss.syncPath(filepath.Join(msgs, strconv.Itoa(i)+".blk")); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				continue // purged between the listing and the open: nothing left to keep
-			}
-			return err
-		}
+	ss.mu.Lock()
+	dirBlk, dirN, metaOK := ss.dirBlk, ss.dirN, ss.metaOK
+	ss.mu.Unlock()
+	// The directory, when its block files changed: a new block's entry, or a block rewritten
+	// by a compaction (a rename), which nats-server does only to a block that is no longer the
+	// last, so only after a new block was added.
+	if high <= dirBlk && n == dirN && metaOK {
+		return high, -1, nil
 	}
-	ss.lastBlk = high
 	if err := ss.syncPath(msgs); err != nil {
-		return err
+		return 0, 0, err
 	}
-	if !ss.metaOK {
-		// The stream's own entries, once: without them a recovered store has no stream to
-		// hold the blocks. The parents are synced too, for the first stream of a new store.
+	if !metaOK {
+		// The stream's own entries: without them a recovered store has no stream to hold the
+		// blocks. The parents too, for the first stream of a new store.
 		for _, p := range []string{filepath.Join(ss.dir, "meta.inf"), filepath.Join(ss.dir, "meta.sum"), ss.dir, ss.g.dir, filepath.Dir(ss.g.dir)} {
 			if err := ss.syncPath(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
+				return 0, 0, err
 			}
 		}
-		ss.metaOK = true
 	}
-	return nil
+	return high, n, nil
 }
 
 func (ss *streamSync) syncPath(p string) error {

@@ -174,7 +174,7 @@ func TestGroupSyncDuplicateWaitsForFirstCopy(t *testing.T) {
 	ss := s.gsync.stream(r.evStream)
 	ss.mu.Lock()
 	covered := ss.synced
-	ss.synced = 0 // as if the first request had given up before its round ended
+	ss.synced, ss.started = 0, 0 // as if the first copy had been written by a process before a crash
 	ss.mu.Unlock()
 	dup, err := r.Accept(testCtx(t), "k1", markedEvent(1))
 	if err != nil || !dup {
