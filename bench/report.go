@@ -196,6 +196,7 @@ var ratioSpecs = []ratioSpec{
 	{"forward, app down / respond throughput", "≥ 0.5", "2xx/s, closed loop", true, 0.5, closedRPS("forward_app_down"), closedRPS("respond")},
 	{"forward, app up / reverse_proxy throughput", "≥ 1.0", "2xx/s, closed loop", true, 1.0, closedRPS("forward"), closedRPS("reverse_proxy")},
 	{"sync always / sync interval throughput", "≥ 0.8", "2xx/s, closed loop", true, 0.8, closedRPS("forward_sync_always"), closedRPS("forward")},
+	{"sync always / sync interval throughput, app down", "≥ 0.8", "2xx/s, closed loop, nothing delivered during the run", true, 0.8, closedRPS("forward_app_down_sync_always"), closedRPS("forward_app_down")},
 	{"p99 ack, app down / app up", "≤ 1.5", "open loop at 50% of each peak", false, 1.5, openP99("forward_app_down"), openP99("forward")},
 	{"p99 ack, app down / app up (closed loop)", "≤ 1.5", "closed loop p99", false, 1.5, closedP99("forward_app_down"), closedP99("forward")},
 	{"load generator / wrk, plain respond", "≥ 0.9", "2xx/s, same connections and duration", true, 0.9, closedRPS("respond"), wrkRPS("respond")},
@@ -206,7 +207,7 @@ var ratioSpecs = []ratioSpec{
 // computeRatios computes each ratio within every round (the two configurations ran
 // minutes apart at most) and reports the median over the rounds.
 // nonWrkRatios is how many of ratioSpecs need no wrk.
-const nonWrkRatios = 6
+const nonWrkRatios = 7
 
 func (rp *report) computeRatios() {
 	rounds := map[int][]row{}
