@@ -7,6 +7,7 @@
 //	go run ./bench -mem             # memory: RSS for one million idempotency keys
 //	go run ./bench -pprof DIR       # also save CPU profiles of gate and forward mode
 //	go run ./bench -wrk off         # without wrk beside our generator (default: when on PATH)
+//	go run ./bench -only cas        # only the compare-and-set conflict rates (2 and 3 gateways)
 //
 // It builds ./cmd/caddy once, then for each configuration starts that binary as a child
 // process (own data and config dirs, admin on a free loopback port, logs to a file),
@@ -111,7 +112,7 @@ func main() {
 	flag.BoolVar(&o.short, "short", false, "a few seconds per configuration (CI); with -mem, 20k keys")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for the JSON and Markdown results")
 	flag.StringVar(&o.caddyBin, "caddy", "", "use this Caddy binary instead of building ./cmd/caddy")
-	flag.StringVar(&only, "only", "", "run only these configurations (comma-separated names: "+scenarioNames()+")")
+	flag.StringVar(&only, "only", "", "run only these configurations (comma-separated names: "+scenarioNames()+", and cas for the compare-and-set benchmark)")
 	flag.IntVar(&o.concurrency, "c", 64, "closed-loop concurrency (the open loop uses twice as many workers)")
 	flag.Float64Var(&o.dup, "dup", 0, "share of requests that re-send an earlier event (0: every event new, the gateway's worst case)")
 	flag.DurationVar(&o.warmup, "warmup", 0, "warm-up per configuration (default 2s; -short 0.5s)")
@@ -185,7 +186,7 @@ func scenarioNames() string {
 func prepare(ctx context.Context, o *options) (bin string, cleanup func(), err error) {
 	o.defaults()
 	for n := range o.only {
-		if !knownScenario(n) {
+		if n != "cas" && !knownScenario(n) {
 			return "", nil, fmt.Errorf("-only: unknown configuration %q (want %s)", n, scenarioNames())
 		}
 	}
@@ -269,6 +270,9 @@ func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
 			rp.Runs = append(rp.Runs, r)
 		}
 	}
+	if o.only == nil || o.only["cas"] {
+		rp.CAS = runCAS(ctx, o, bin, up)
+	}
 	rp.Machine.LoadAfter = loadavg()
 	rp.summarize()
 	rp.writeMarkdown(w)
@@ -284,6 +288,11 @@ func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	for _, r := range rp.Rows {
 		if r.Closed == nil || r.Closed.OK == 0 {
 			failed = append(failed, r.Name)
+		}
+	}
+	for _, c := range rp.CAS {
+		if c.Error != "" && c.OK == 0 {
+			failed = append(failed, fmt.Sprintf("cas (%d processes, %s keys)", c.Processes, c.Keys))
 		}
 	}
 	if len(failed) > 0 {
