@@ -59,6 +59,16 @@ type memResult struct {
 	// acked (the dedup window loaded). Zero when the restart failed.
 	RestartUp    float64 `json:"restart_up_seconds"`
 	RestartReady float64 `json:"restart_ready_seconds"`
+	// RestartRSS is the resident set of the restarted process once it was ready: the keys in
+	// the window without the garbage of the load.
+	RestartRSS int64 `json:"restart_rss_bytes,omitempty"`
+	// ReplayReady is the time from a second restart, with the key index snapshots removed, until
+	// the first new event is acked: the whole window replayed from the stream. ReplayRate is
+	// Accepted / ReplayReady, in keys per second.
+	ReplayReady float64 `json:"replay_ready_seconds,omitempty"`
+	ReplayRate  float64 `json:"replay_keys_per_second,omitempty"`
+	// ReplayRSS is that process's resident set once it was ready.
+	ReplayRSS int64 `json:"replay_rss_bytes,omitempty"`
 }
 
 // runMemory starts the gateway in forward mode in front of the fast application, sends
@@ -155,19 +165,45 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		res.Projected = float64(res.Baseline.RSS) + res.PerKey*memTargetKeys
 	}
 	c.stop()
-	restarted := time.Now()
-	if c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s); err != nil {
-		o.logf("restart: %v", err)
-	} else {
-		defer c2.stop()
-		res.RestartUp = time.Since(restarted).Seconds()
+	// restart starts Caddy again on the same store and returns it with the time until it
+	// listened and until it acked its first new event (0 when it did not within 2 minutes).
+	restart := func() (c2 *child, up, ready float64) {
+		restarted := time.Now()
+		c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s)
+		if err != nil {
+			o.logf("restart: %v", err)
+			return nil, 0, 0
+		}
+		up = time.Since(restarted).Seconds()
 		for time.Since(restarted) < 2*time.Minute {
 			lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 				Concurrency: 1, Duration: 10 * time.Second, MaxRequests: 1, Timeout: o.timeout})
 			if err == nil && lr.OK == 1 {
-				res.RestartReady = time.Since(restarted).Seconds()
-				break
+				return c2, up, time.Since(restarted).Seconds()
 			}
+		}
+		return c2, up, 0
+	}
+	// After the graceful stop: from the key index snapshot saved at the stop.
+	if c2, up, ready := restart(); c2 != nil {
+		res.RestartUp, res.RestartReady = up, ready
+		if m, err := memoryOf(c2.pid()); err == nil {
+			res.RestartRSS = m.RSS
+		}
+		c2.stop()
+	}
+	// Without snapshots: the whole window replayed from the stream's headers.
+	if err := os.RemoveAll(filepath.Join(s.storeDir, "keyindex")); err != nil {
+		return nil, err
+	}
+	if c3, _, ready := restart(); c3 != nil {
+		defer c3.stop()
+		res.ReplayReady = ready
+		if ready > 0 {
+			res.ReplayRate = float64(res.Accepted) / ready
+		}
+		if m, err := memoryOf(c3.pid()); err == nil {
+			res.ReplayRSS = m.RSS
 		}
 	}
 	res.Machine.LoadAfter = loadavg()
@@ -257,8 +293,10 @@ func printMemory(r *memResult) {
 	if r.PerKey > memTargetPerKey {
 		verdict = "misses"
 	}
-	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s\n",
-		r.RestartUp, r.RestartReady)
+	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s (from the snapshot saved at the stop), RSS then %.1f MB\n",
+		r.RestartUp, r.RestartReady, mb(r.RestartRSS))
+	fmt.Fprintf(w, "- restart without snapshots (the window replayed from the stream): first new event acked after %.2f s, %.0f keys/s, RSS then %.1f MB\n",
+		r.ReplayReady, r.ReplayRate, mb(r.ReplayRSS))
 	fmt.Fprintf(w, "- memory target: %d keys in the window cost %.1f MB RSS (peak %.1f MB), **%.0f B per key**; projected for 1M keys %.0f MB (target ≤ %d B per key, %s)\n",
 		r.Accepted, mb(r.After.RSS), mb(r.After.Peak), r.PerKey, r.Projected/(1<<20), memTargetPerKey, verdict)
 }
