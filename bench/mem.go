@@ -167,26 +167,26 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	c.stop()
 	// restart starts Caddy again on the same store and returns it with the time until it
 	// listened and until it acked its first new event (0 when it did not within 2 minutes).
-	restart := func() (c2 *child, up, ready float64) {
+	restart := func() (c2 *child, listening, ready float64) {
 		restarted := time.Now()
 		c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s)
 		if err != nil {
 			o.logf("restart: %v", err)
 			return nil, 0, 0
 		}
-		up = time.Since(restarted).Seconds()
+		listening = time.Since(restarted).Seconds()
 		for time.Since(restarted) < 2*time.Minute {
 			lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 				Concurrency: 1, Duration: 10 * time.Second, MaxRequests: 1, Timeout: o.timeout})
 			if err == nil && lr.OK == 1 {
-				return c2, up, time.Since(restarted).Seconds()
+				return c2, listening, time.Since(restarted).Seconds()
 			}
 		}
-		return c2, up, 0
+		return c2, listening, 0
 	}
 	// After the graceful stop: from the key index snapshot saved at the stop.
-	if c2, up, ready := restart(); c2 != nil {
-		res.RestartUp, res.RestartReady = up, ready
+	if c2, listening, ready := restart(); c2 != nil {
+		res.RestartUp, res.RestartReady = listening, ready
 		if m, err := memoryOf(c2.pid()); err == nil {
 			res.RestartRSS = m.RSS
 		}
