@@ -51,7 +51,8 @@ type options struct {
 	keys        int
 	memConc     int
 	drain       time.Duration
-	engine      string // "raw" or "net/http": the generator's engine
+	settle      time.Duration // with -mem, the wait before the settled RSS
+	engine      string        // "raw" or "net/http": the generator's engine
 	wrkFlag     string
 	wrk         string // wrk binary, "" when not used
 	wrkFixed    string // wrk Lua scripts (see wrkScripts)
@@ -75,12 +76,14 @@ func (o *options) defaults() {
 			o.keys = 20000
 		}
 		o.drain = setIfZero(o.drain, time.Minute)
+		o.settle = setIfZero(o.settle, 5*time.Second)
 	} else {
 		o.warmup, o.closed, o.open = setIfZero(o.warmup, 2*time.Second), setIfZero(o.closed, 10*time.Second), setIfZero(o.open, 5*time.Second)
 		if o.keys == 0 {
 			o.keys = 1000000
 		}
 		o.drain = setIfZero(o.drain, 10*time.Minute)
+		o.settle = setIfZero(o.settle, 150*time.Second)
 	}
 	if o.rounds <= 0 {
 		o.rounds = 1
@@ -126,6 +129,7 @@ func main() {
 	flag.IntVar(&o.memConc, "mem-c", 256, "concurrency of the -mem load")
 	flag.StringVar(&o.engine, "engine", "raw", "the generator's engine: raw (keep-alive connections written and read without net/http) or net/http")
 	flag.StringVar(&o.wrkFlag, "wrk", "auto", "also drive each closed loop with wrk: auto (when wrk is on PATH), off, or the binary's path")
+	flag.DurationVar(&o.settle, "settle", 0, "with -mem, how long to wait after the drain before the settled RSS (default 150s; -short 5s)")
 	flag.DurationVar(&o.drain, "drain", 0, "with -mem, how long to wait for the deliveries to drain (default 10m; -short 1m)")
 	flag.Parse()
 	if flag.NArg() > 0 {

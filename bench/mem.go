@@ -45,6 +45,15 @@ type memResult struct {
 	After memory `json:"after"`
 	// HeapInuse is the Go heap in use at the end (go_memstats_heap_inuse_bytes).
 	HeapInuse int64 `json:"heap_inuse_bytes,omitempty"`
+	// Settled is the resident set Settle seconds after After, with nothing sent meanwhile: the
+	// state that follows the write rate rather than the keys (nats-server drops a block's
+	// per-subject state 2 minutes after its last use, and its block caches after 10 s; the Go
+	// runtime returns freed pages to the system over minutes) is gone by then. SettledPerKey is
+	// (Settled.RSS - Baseline.RSS) / (Accepted - Warm); SettledHeapInuse the Go heap then.
+	Settle           float64 `json:"settle_seconds,omitempty"`
+	Settled          memory  `json:"settled"`
+	SettledPerKey    float64 `json:"settled_rss_bytes_per_key,omitempty"`
+	SettledHeapInuse int64   `json:"settled_heap_inuse_bytes,omitempty"`
 	// HeapProfile is the path of the heap profile taken at the end (with -pprof).
 	HeapProfile string `json:"heap_profile,omitempty"`
 	// StoreBytes is the size of the embedded store on disk.
@@ -152,6 +161,19 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		return nil, err
 	}
 	res.HeapInuse = heapInuse(ctx, c.adminAddr)
+	if o.settle > 0 {
+		o.logf("RSS %.1f MB; settling for %v", mb(res.After.RSS), o.settle)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.settle):
+		}
+		res.Settle = o.settle.Seconds()
+		if res.Settled, err = memoryOf(c.pid()); err != nil {
+			return nil, err
+		}
+		res.SettledHeapInuse = heapInuse(ctx, c.adminAddr)
+	}
 	if o.profileDir != "" {
 		res.HeapProfile = filepath.Join(o.profileDir, "mem-heap.pprof")
 		if err := fetchPprof(ctx, c.adminAddr, "heap", 0, res.HeapProfile); err != nil {
@@ -163,6 +185,9 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	if res.Accepted > int64(warm) {
 		res.PerKey = float64(res.After.RSS-res.Baseline.RSS) / float64(res.Accepted-int64(warm))
 		res.Projected = float64(res.Baseline.RSS) + res.PerKey*memTargetKeys
+		if res.Settle > 0 {
+			res.SettledPerKey = float64(res.Settled.RSS-res.Baseline.RSS) / float64(res.Accepted-int64(warm))
+		}
 	}
 	c.stop()
 	// restart starts Caddy again on the same store and returns it with the time until it
@@ -292,6 +317,10 @@ func printMemory(r *memResult) {
 	verdict := "meets"
 	if r.PerKey > memTargetPerKey {
 		verdict = "misses"
+	}
+	if r.Settle > 0 {
+		fmt.Fprintf(w, "- %.0f s later, nothing sent meanwhile: RSS %.1f MB, Go heap in use %.1f MB, **%.0f B per key**\n",
+			r.Settle, mb(r.Settled.RSS), mb(r.SettledHeapInuse), r.SettledPerKey)
 	}
 	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s (from the snapshot saved at the stop), RSS then %.1f MB\n",
 		r.RestartUp, r.RestartReady, mb(r.RestartRSS))
