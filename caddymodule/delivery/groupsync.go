@@ -102,6 +102,7 @@ type streamSync struct {
 	dirBlk  int           // highest block index whose directory entry is synced
 	dirN    int           // block files listed by the last directory fsync
 	metaOK  bool          // the stream's directory entries were synced once
+	msgsDir os.FileInfo   // the msgs directory those figures are about
 }
 
 func (ss *streamSync) wait(ctx context.Context, seq uint64) error {
@@ -156,6 +157,18 @@ func (ss *streamSync) round(covered uint64, from int) {
 // also synced the directory, else -1.
 func (ss *streamSync) syncBlocks(from int) (high, names int, err error) {
 	msgs := filepath.Join(ss.dir, "msgs")
+	fi, err := os.Stat(msgs)
+	if err != nil {
+		return 0, 0, err
+	}
+	ss.mu.Lock()
+	if ss.msgsDir == nil || !os.SameFile(ss.msgsDir, fi) {
+		// A stream deleted and created again (a layout migration) numbers its blocks from 1
+		// again: forget what the rounds knew of the old one.
+		ss.msgsDir, ss.lastBlk, ss.dirBlk, ss.dirN, ss.metaOK = fi, -1, -1, 0, false
+		from = -1
+	}
+	ss.mu.Unlock()
 	ents, err := os.ReadDir(msgs)
 	if err != nil {
 		return 0, 0, err

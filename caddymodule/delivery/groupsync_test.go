@@ -186,3 +186,33 @@ func TestGroupSyncDuplicateWaitsForFirstCopy(t *testing.T) {
 		t.Errorf("duplicate answered without a round: synced %d, first copy at %d", ss.synced, covered)
 	}
 }
+
+// A stream deleted and created again numbers its blocks from 1 again; the rounds start over
+// instead of skipping blocks below the old stream's last one.
+func TestGroupSyncStreamRecreated(t *testing.T) {
+	s := openSyncStore(t, t.TempDir())
+	w := watchSyncs(t, s)
+	r := newRoute(t, s, QueueConfig{Forward: policy("http://127.0.0.1:1/")})
+	if dup, err := r.Accept(testCtx(t), "k1", markedEvent(1)); err != nil || dup {
+		t.Fatalf("accept: dup=%v err=%v", dup, err)
+	}
+	ss := s.gsync.stream(r.evStream)
+	ss.mu.Lock()
+	ss.lastBlk = 1 << 20 // as if the old stream had reached a block the new one never will
+	ss.mu.Unlock()
+	if err := os.RemoveAll(ss.dir + "/msgs"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(ss.dir+"/msgs", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ss.dir+"/msgs/1.blk", []byte(`{"m":"marker-7"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.gsync.wait(testCtx(t), r.evStream, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if !w.has("marker-7") {
+		t.Error("the new stream's first block was not synced")
+	}
+}
