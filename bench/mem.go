@@ -191,7 +191,9 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	}
 	c.stop()
 	// restart starts Caddy again on the same store and returns it with the time until it
-	// listened and until it acked its first new event (0 when it did not within 2 minutes).
+	// listened and until it acked its first new event (0 when it did not within readyBudget:
+	// 2 minutes, or the time a replay at 20k keys/s would take if longer).
+	readyBudget := max(2*time.Minute, time.Duration(o.keys/20000)*time.Second)
 	restart := func() (c2 *child, listening, ready float64) {
 		restarted := time.Now()
 		c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s)
@@ -200,7 +202,7 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 			return nil, 0, 0
 		}
 		listening = time.Since(restarted).Seconds()
-		for time.Since(restarted) < 2*time.Minute {
+		for time.Since(restarted) < readyBudget {
 			lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 				Concurrency: 1, Duration: 10 * time.Second, MaxRequests: 1, Timeout: o.timeout})
 			if err == nil && lr.OK == 1 {
