@@ -33,13 +33,14 @@ import (
 //     While one round runs, the acks of other requests pile up and the next round covers them
 //     all: one fsync per round, not per event.
 //
-// A round fsyncs every block file from the highest one of the previous round up to the highest
-// one now (messages are only appended to the last block, so nothing written since the previous
-// round can be in an older one), then the msgs directory when its block files changed, and,
-// once, the stream directory and its meta files. Each stream (events, dead letters) has its own rounds.
-// A failed fsync is sticky: every later publish fails (503) and every duplicate answer that
-// would rest on an unsynced copy too, because after a failed fsync the kernel may have dropped
-// the pages it could not write. Fail closed; a restart recovers from what is on disk.
+// A round fsyncs every block file from the highest one a finished round listed up to the
+// highest one now (messages are only appended to the last block, so nothing written since can
+// be in an older one), then the msgs directory when its block files changed, and, once, the
+// stream directory and its meta files. Each stream (events, dead letters) has its own rounds.
+// A failed fsync is sticky: every later publish on that stream fails (503), and so does every
+// duplicate answer that would rest on an unsynced copy, because after a failed fsync the kernel
+// may have dropped the pages it could not write. Fail closed; a restart recovers from what is
+// on disk.
 //
 // The layout this relies on (<store dir>/jetstream/$G/streams/<stream>/msgs/<n>.blk, the
 // global account of an in-process connection) is nats-server's; a round that finds no block
