@@ -172,3 +172,12 @@ func TestCASCaddyfile(t *testing.T) {
 		}
 	}
 }
+
+// The memory benchmark's quota cannot cut a run of millions of keys short.
+func TestMemoryCaddyfile(t *testing.T) {
+	s := site{adminPort: 1, sitePort: 2, deadPort: 3, upstream: "127.0.0.1:4", storeDir: "/tmp/x/store"}
+	cf := memoryScenario.caddyfile(s)
+	if !strings.Contains(cf, "forward http://127.0.0.1:4/events {\n\t\t\tmax_queue 64GiB\n\t\t}") {
+		t.Errorf("no raised max_queue in:\n%s", cf)
+	}
+}
