@@ -26,7 +26,7 @@ func (l testLog) Write(p []byte) (int, error) {
 // requests, and that both result files exist. It asserts no speed.
 func TestBenchShort(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds Caddy and runs every configuration: runs without -short")
+		t.Skip("builds Caddy and runs six configurations: runs without -short")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
