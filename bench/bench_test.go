@@ -154,9 +154,29 @@ func TestCaddyfiles(t *testing.T) {
 			t.Errorf("%s: admin or site not on loopback:\n%s", sc.Name, cf)
 		}
 		if strings.Contains(cf, "forward") != strings.HasPrefix(sc.Name, "forward") ||
-			strings.Contains(cf, "sync always") != (sc.Name == "forward_sync_always") ||
-			strings.Contains(cf, "127.0.0.1:3") != (sc.Name == "forward_app_down") {
+			strings.Contains(cf, "sync always") != strings.HasSuffix(sc.Name, "_sync_always") ||
+			strings.Contains(cf, "127.0.0.1:3") != strings.HasPrefix(sc.Name, "forward_app_down") {
 			t.Errorf("%s: wrong mode:\n%s", sc.Name, cf)
 		}
+	}
+}
+
+// The CAS benchmark's gateways share the NATS server and the route name, on loopback.
+func TestCASCaddyfile(t *testing.T) {
+	s := site{adminPort: 1, sitePort: 2, deadPort: 3, upstream: "127.0.0.1:4", storeDir: "/tmp/x/store"}
+	cf := casCaddyfile(s, "nats://127.0.0.1:5")
+	for _, want := range []string{"store nats nats://127.0.0.1:5", "name " + casRoute, "forward http://127.0.0.1:4/events", "admin 127.0.0.1:1", "http://127.0.0.1:2 {"} {
+		if !strings.Contains(cf, want) {
+			t.Errorf("no %q in:\n%s", want, cf)
+		}
+	}
+}
+
+// The memory benchmark's quota cannot cut a run of millions of keys short.
+func TestMemoryCaddyfile(t *testing.T) {
+	s := site{adminPort: 1, sitePort: 2, deadPort: 3, upstream: "127.0.0.1:4", storeDir: "/tmp/x/store"}
+	cf := memoryScenario.caddyfile(s)
+	if !strings.Contains(cf, "forward http://127.0.0.1:4/events {\n\t\t\tmax_queue 64GiB\n\t\t}") {
+		t.Errorf("no raised max_queue in:\n%s", cf)
 	}
 }

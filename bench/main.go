@@ -7,6 +7,7 @@
 //	go run ./bench -mem             # memory: RSS for one million idempotency keys
 //	go run ./bench -pprof DIR       # also save CPU profiles of gate and forward mode
 //	go run ./bench -wrk off         # without wrk beside our generator (default: when on PATH)
+//	go run ./bench -only cas        # only the compare-and-set conflict rates (2 and 3 gateways)
 //
 // It builds ./cmd/caddy once, then for each configuration starts that binary as a child
 // process (own data and config dirs, admin on a free loopback port, logs to a file),
@@ -50,7 +51,8 @@ type options struct {
 	keys        int
 	memConc     int
 	drain       time.Duration
-	engine      string // "raw" or "net/http": the generator's engine
+	settle      time.Duration // with -mem, the wait before the settled RSS
+	engine      string        // "raw" or "net/http": the generator's engine
 	wrkFlag     string
 	wrk         string // wrk binary, "" when not used
 	wrkFixed    string // wrk Lua scripts (see wrkScripts)
@@ -74,12 +76,14 @@ func (o *options) defaults() {
 			o.keys = 20000
 		}
 		o.drain = setIfZero(o.drain, time.Minute)
+		o.settle = setIfZero(o.settle, 5*time.Second)
 	} else {
 		o.warmup, o.closed, o.open = setIfZero(o.warmup, 2*time.Second), setIfZero(o.closed, 10*time.Second), setIfZero(o.open, 5*time.Second)
 		if o.keys == 0 {
 			o.keys = 1000000
 		}
 		o.drain = setIfZero(o.drain, 10*time.Minute)
+		o.settle = setIfZero(o.settle, 150*time.Second)
 	}
 	if o.rounds <= 0 {
 		o.rounds = 1
@@ -111,7 +115,7 @@ func main() {
 	flag.BoolVar(&o.short, "short", false, "a few seconds per configuration (CI); with -mem, 20k keys")
 	flag.StringVar(&o.out, "out", "bench/results", "directory for the JSON and Markdown results")
 	flag.StringVar(&o.caddyBin, "caddy", "", "use this Caddy binary instead of building ./cmd/caddy")
-	flag.StringVar(&only, "only", "", "run only these configurations (comma-separated names: "+scenarioNames()+")")
+	flag.StringVar(&only, "only", "", "run only these configurations (comma-separated names: "+scenarioNames()+", and cas for the compare-and-set benchmark)")
 	flag.IntVar(&o.concurrency, "c", 64, "closed-loop concurrency (the open loop uses twice as many workers)")
 	flag.Float64Var(&o.dup, "dup", 0, "share of requests that re-send an earlier event (0: every event new, the gateway's worst case)")
 	flag.DurationVar(&o.warmup, "warmup", 0, "warm-up per configuration (default 2s; -short 0.5s)")
@@ -125,6 +129,7 @@ func main() {
 	flag.IntVar(&o.memConc, "mem-c", 256, "concurrency of the -mem load")
 	flag.StringVar(&o.engine, "engine", "raw", "the generator's engine: raw (keep-alive connections written and read without net/http) or net/http")
 	flag.StringVar(&o.wrkFlag, "wrk", "auto", "also drive each closed loop with wrk: auto (when wrk is on PATH), off, or the binary's path")
+	flag.DurationVar(&o.settle, "settle", 0, "with -mem, how long to wait after the drain before the settled RSS (default 150s; -short 5s)")
 	flag.DurationVar(&o.drain, "drain", 0, "with -mem, how long to wait for the deliveries to drain (default 10m; -short 1m)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -185,7 +190,7 @@ func scenarioNames() string {
 func prepare(ctx context.Context, o *options) (bin string, cleanup func(), err error) {
 	o.defaults()
 	for n := range o.only {
-		if !knownScenario(n) {
+		if n != "cas" && !knownScenario(n) {
 			return "", nil, fmt.Errorf("-only: unknown configuration %q (want %s)", n, scenarioNames())
 		}
 	}
@@ -269,6 +274,9 @@ func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
 			rp.Runs = append(rp.Runs, r)
 		}
 	}
+	if o.only == nil || o.only["cas"] {
+		rp.CAS = runCAS(ctx, o, bin, up)
+	}
 	rp.Machine.LoadAfter = loadavg()
 	rp.summarize()
 	rp.writeMarkdown(w)
@@ -284,6 +292,11 @@ func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
 	for _, r := range rp.Rows {
 		if r.Closed == nil || r.Closed.OK == 0 {
 			failed = append(failed, r.Name)
+		}
+	}
+	for _, c := range rp.CAS {
+		if c.Error != "" && c.OK == 0 {
+			failed = append(failed, fmt.Sprintf("cas (%d processes, %s keys)", c.Processes, c.Keys))
 		}
 	}
 	if len(failed) > 0 {

@@ -45,6 +45,15 @@ type memResult struct {
 	After memory `json:"after"`
 	// HeapInuse is the Go heap in use at the end (go_memstats_heap_inuse_bytes).
 	HeapInuse int64 `json:"heap_inuse_bytes,omitempty"`
+	// Settled is the resident set Settle seconds after After, with nothing sent meanwhile: the
+	// state that follows the write rate rather than the keys (nats-server drops a block's
+	// per-subject state 2 minutes after its last use, and its block caches after 10 s; the Go
+	// runtime returns freed pages to the system over minutes) is gone by then. SettledPerKey is
+	// (Settled.RSS - Baseline.RSS) / (Accepted - Warm); SettledHeapInuse the Go heap then.
+	Settle           float64 `json:"settle_seconds,omitempty"`
+	Settled          memory  `json:"settled"`
+	SettledPerKey    float64 `json:"settled_rss_bytes_per_key,omitempty"`
+	SettledHeapInuse int64   `json:"settled_heap_inuse_bytes,omitempty"`
 	// HeapProfile is the path of the heap profile taken at the end (with -pprof).
 	HeapProfile string `json:"heap_profile,omitempty"`
 	// StoreBytes is the size of the embedded store on disk.
@@ -59,6 +68,16 @@ type memResult struct {
 	// acked (the dedup window loaded). Zero when the restart failed.
 	RestartUp    float64 `json:"restart_up_seconds"`
 	RestartReady float64 `json:"restart_ready_seconds"`
+	// RestartRSS is the resident set of the restarted process once it was ready: the keys in
+	// the window without the garbage of the load.
+	RestartRSS int64 `json:"restart_rss_bytes,omitempty"`
+	// ReplayReady is the time from a second restart, with the key index snapshots removed, until
+	// the first new event is acked: the whole window replayed from the stream. ReplayRate is
+	// Accepted / ReplayReady, in keys per second.
+	ReplayReady float64 `json:"replay_ready_seconds,omitempty"`
+	ReplayRate  float64 `json:"replay_keys_per_second,omitempty"`
+	// ReplayRSS is that process's resident set once it was ready.
+	ReplayRSS int64 `json:"replay_rss_bytes,omitempty"`
 }
 
 // runMemory starts the gateway in forward mode in front of the fast application, sends
@@ -142,6 +161,19 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		return nil, err
 	}
 	res.HeapInuse = heapInuse(ctx, c.adminAddr)
+	if o.settle > 0 {
+		o.logf("RSS %.1f MB; settling for %v", mb(res.After.RSS), o.settle)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(o.settle):
+		}
+		res.Settle = o.settle.Seconds()
+		if res.Settled, err = memoryOf(c.pid()); err != nil {
+			return nil, err
+		}
+		res.SettledHeapInuse = heapInuse(ctx, c.adminAddr)
+	}
 	if o.profileDir != "" {
 		res.HeapProfile = filepath.Join(o.profileDir, "mem-heap.pprof")
 		if err := fetchPprof(ctx, c.adminAddr, "heap", 0, res.HeapProfile); err != nil {
@@ -153,21 +185,52 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	if res.Accepted > int64(warm) {
 		res.PerKey = float64(res.After.RSS-res.Baseline.RSS) / float64(res.Accepted-int64(warm))
 		res.Projected = float64(res.Baseline.RSS) + res.PerKey*memTargetKeys
+		if res.Settle > 0 {
+			res.SettledPerKey = float64(res.Settled.RSS-res.Baseline.RSS) / float64(res.Accepted-int64(warm))
+		}
 	}
 	c.stop()
-	restarted := time.Now()
-	if c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s); err != nil {
-		o.logf("restart: %v", err)
-	} else {
-		defer c2.stop()
-		res.RestartUp = time.Since(restarted).Seconds()
-		for time.Since(restarted) < 2*time.Minute {
+	// restart starts Caddy again on the same store and returns it with the time until it
+	// listened and until it acked its first new event (0 when it did not within readyBudget:
+	// 2 minutes, or the time a replay at 20k keys/s would take if longer).
+	readyBudget := max(2*time.Minute, time.Duration(o.keys/20000)*time.Second)
+	restart := func() (c2 *child, listening, ready float64) {
+		restarted := time.Now()
+		c2, err := startCaddy(ctx, bin, dir, memoryScenario.caddyfile(s), s)
+		if err != nil {
+			o.logf("restart: %v", err)
+			return nil, 0, 0
+		}
+		listening = time.Since(restarted).Seconds()
+		for time.Since(restarted) < readyBudget {
 			lr, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
 				Concurrency: 1, Duration: 10 * time.Second, MaxRequests: 1, Timeout: o.timeout})
 			if err == nil && lr.OK == 1 {
-				res.RestartReady = time.Since(restarted).Seconds()
-				break
+				return c2, listening, time.Since(restarted).Seconds()
 			}
+		}
+		return c2, listening, 0
+	}
+	// After the graceful stop: from the key index snapshot saved at the stop.
+	if c2, listening, ready := restart(); c2 != nil {
+		res.RestartUp, res.RestartReady = listening, ready
+		if m, err := memoryOf(c2.pid()); err == nil {
+			res.RestartRSS = m.RSS
+		}
+		c2.stop()
+	}
+	// Without snapshots: the whole window replayed from the stream's headers.
+	if err := os.RemoveAll(filepath.Join(s.storeDir, "keyindex")); err != nil {
+		return nil, err
+	}
+	if c3, _, ready := restart(); c3 != nil {
+		defer c3.stop()
+		res.ReplayReady = ready
+		if ready > 0 {
+			res.ReplayRate = float64(res.Accepted) / ready
+		}
+		if m, err := memoryOf(c3.pid()); err == nil {
+			res.ReplayRSS = m.RSS
 		}
 	}
 	res.Machine.LoadAfter = loadavg()
@@ -257,8 +320,14 @@ func printMemory(r *memResult) {
 	if r.PerKey > memTargetPerKey {
 		verdict = "misses"
 	}
-	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s\n",
-		r.RestartUp, r.RestartReady)
+	if r.Settle > 0 {
+		fmt.Fprintf(w, "- %.0f s later, nothing sent meanwhile: RSS %.1f MB, Go heap in use %.1f MB, **%.0f B per key**\n",
+			r.Settle, mb(r.Settled.RSS), mb(r.SettledHeapInuse), r.SettledPerKey)
+	}
+	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s (from the snapshot saved at the stop), RSS then %.1f MB\n",
+		r.RestartUp, r.RestartReady, mb(r.RestartRSS))
+	fmt.Fprintf(w, "- restart without snapshots (the window replayed from the stream): first new event acked after %.2f s, %.0f keys/s, RSS then %.1f MB\n",
+		r.ReplayReady, r.ReplayRate, mb(r.ReplayRSS))
 	fmt.Fprintf(w, "- memory target: %d keys in the window cost %.1f MB RSS (peak %.1f MB), **%.0f B per key**; projected for 1M keys %.0f MB (target ≤ %d B per key, %s)\n",
 		r.Accepted, mb(r.After.RSS), mb(r.After.Peak), r.PerKey, r.Projected/(1<<20), memTargetPerKey, verdict)
 }

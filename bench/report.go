@@ -36,6 +36,8 @@ type report struct {
 	// Runs is every configuration of every round, in the order they ran.
 	Runs   []row   `json:"runs"`
 	Ratios []ratio `json:"ratios"`
+	// CAS is the compare-and-set benchmark: two and three gateways on one NATS server.
+	CAS []casRow `json:"cas,omitempty"`
 }
 
 // settings are the load parameters of the run.
@@ -196,6 +198,7 @@ var ratioSpecs = []ratioSpec{
 	{"forward, app down / respond throughput", "≥ 0.5", "2xx/s, closed loop", true, 0.5, closedRPS("forward_app_down"), closedRPS("respond")},
 	{"forward, app up / reverse_proxy throughput", "≥ 1.0", "2xx/s, closed loop", true, 1.0, closedRPS("forward"), closedRPS("reverse_proxy")},
 	{"sync always / sync interval throughput", "≥ 0.8", "2xx/s, closed loop", true, 0.8, closedRPS("forward_sync_always"), closedRPS("forward")},
+	{"sync always / sync interval throughput, app down", "≥ 0.8", "2xx/s, closed loop, nothing delivered during the run", true, 0.8, closedRPS("forward_app_down_sync_always"), closedRPS("forward_app_down")},
 	{"p99 ack, app down / app up", "≤ 1.5", "open loop at 50% of each peak", false, 1.5, openP99("forward_app_down"), openP99("forward")},
 	{"p99 ack, app down / app up (closed loop)", "≤ 1.5", "closed loop p99", false, 1.5, closedP99("forward_app_down"), closedP99("forward")},
 	{"load generator / wrk, plain respond", "≥ 0.9", "2xx/s, same connections and duration", true, 0.9, closedRPS("respond"), wrkRPS("respond")},
@@ -206,7 +209,7 @@ var ratioSpecs = []ratioSpec{
 // computeRatios computes each ratio within every round (the two configurations ran
 // minutes apart at most) and reports the median over the rounds.
 // nonWrkRatios is how many of ratioSpecs need no wrk.
-const nonWrkRatios = 6
+const nonWrkRatios = 7
 
 func (rp *report) computeRatios() {
 	rounds := map[int][]row{}
@@ -250,6 +253,10 @@ func (rp *report) writeMarkdown(w io.Writer) {
 		fmt.Fprintf(w, "wrk (%s) ran each closed loop too, with the same connections and for the same time, in slices of about 2 s taking turns with ours; it sends a fixed body to plain Caddy and a new eventId per request to the gateway. Load CPU is the client's CPU time per 10k requests (ours includes the in-process application).\n", s.Wrk)
 	}
 	fmt.Fprintln(w)
+	if len(rp.Rows) == 0 {
+		rp.writeCAS(w)
+		return
+	}
 	fmt.Fprintln(w, "| # | configuration | req/s | wrk req/s | ours / wrk | load CPU s / 10k, ours / wrk | p50 ms | p99 ms | p99.9 ms | errors | open-loop rate | open p50 ms | open p99 ms | open p99.9 ms | CPU s / 10k req | peak RSS MB | delivered by the end |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for i, r := range rp.Rows {
@@ -291,6 +298,31 @@ func (rp *report) writeMarkdown(w io.Writer) {
 			each = "; median of rounds " + strings.Join(parts, ", ")
 		}
 		fmt.Fprintf(w, "- %s: **%.2f** (target %s, %s; %s%s)\n", ra.Name, ra.Value, ra.Target, verdict, ra.Basis, each)
+	}
+	rp.writeCAS(w)
+}
+
+// writeCAS prints the compare-and-set table.
+func (rp *report) writeCAS(w io.Writer) {
+	if len(rp.CAS) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Compare-and-set races: gateways sharing one NATS server (in the benchmark's process) and one route, each with its own key index. distinct: each new event to one gateway at random; same: each event to all of them at once.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| gateways | keys | events | events/s | 2xx | CAS publishes | lost races (wrong last / in flight) | conflict rate | events not new exactly once |")
+	fmt.Fprintln(w, "|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+	for _, c := range rp.CAS {
+		if c.Error != "" && c.OK == 0 {
+			fmt.Fprintf(w, "| %d | %s | failed: %s ||||||\n", c.Processes, c.Keys, oneLine(c.Error))
+			continue
+		}
+		notOnce := "–"
+		if c.Keys == "same" {
+			notOnce = fmt.Sprint(c.NotOnce)
+		}
+		fmt.Fprintf(w, "| %d | %s | %d | %.0f | %d | %d | %d / %d | %.2f%% | %s |\n",
+			c.Processes, c.Keys, c.Events, c.EventsPerSecond, c.OK, c.Publishes, c.WrongLast, c.InFlight, 100*c.ConflictRate, notOnce)
 	}
 }
 

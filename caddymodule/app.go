@@ -41,8 +41,9 @@ type App struct {
 	// Store selects the durable store. Default: embedded.
 	Store *StoreConfig `json:"store,omitempty"`
 
-	// Sync is the fsync policy of the embedded store: "always" (every write is
-	// fsynced before the ack: survives a machine crash) or "interval" (the
+	// Sync is the fsync policy of the embedded store: "always" (no write is acked
+	// before an fsync covering it; concurrent writes share one: survives a
+	// machine crash) or "interval" (the
 	// default: writes reach the OS before the ack, so they survive a crash of
 	// the process; fsync runs every SyncInterval, so a machine crash may lose
 	// the last interval).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -115,9 +116,14 @@ func (r *Queue) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (du
 	var backoff time.Duration
 	for range maxCAS {
 		if ix.Contains(k) {
+			// The first copy is at or below the bucket's last sequence.
+			if err := r.s.durable(ctx, r.evStream, ix.BucketSeq(b)); err != nil {
+				return false, err
+			}
 			return true, nil
 		}
 		m.Header[hdrExpectSubjSeq] = []string{strconv.FormatUint(expect, 10)}
+		r.cas.publishes.Add(1)
 		ack, err := r.s.js.PublishMsg(ctx, m)
 		if err == nil {
 			if _, err := ix.Observe(k, ack.Sequence, r.now()); err != nil {
@@ -130,6 +136,7 @@ func (r *Queue) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (du
 		last, wrong, inFlight := casConflict(err)
 		switch {
 		case inFlight:
+			r.cas.inFlight.Add(1)
 			backoff = min(max(2*backoff, inFlightMin), inFlightMax)
 			if !sleepCtx(ctx, backoff) {
 				return false, fmt.Errorf("store: %w", ctx.Err())
@@ -137,10 +144,12 @@ func (r *Queue) casPublish(ctx context.Context, keyHash string, m *nats.Msg) (du
 			expect = max(expect, ix.BucketSeq(b))
 		case wrong && last == 0:
 			// The purge emptied the bucket: every message in it was past the window.
+			r.cas.wrongLast.Add(1)
 			ix.BucketEmptied(b, expect)
 			expect = 0
 		case wrong:
 			// Another writer got there first: the key may be in what it wrote.
+			r.cas.wrongLast.Add(1)
 			if err := waitApplied(ctx, ix, last); err != nil {
 				return false, err
 			}
@@ -182,4 +191,23 @@ func isWrongLastSeq(err error) bool {
 	}
 	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// casCounts count a route's compare-and-set publishes in this process.
+type casCounts struct{ publishes, wrongLast, inFlight atomic.Uint64 }
+
+// CASStats are a route's compare-and-set publishes in this process since it started, and
+// how many of them lost the race: the store refused them because another writer (another
+// process, or the purge) had changed the key's bucket since the key index last saw it
+// (WrongLast), or had a message of the bucket in flight on a replicated stream (InFlight).
+// Each lost race costs a catch-up and a retry, never a false "new".
+type CASStats struct {
+	Publishes uint64 `json:"publishes"`
+	WrongLast uint64 `json:"wrong_last"`
+	InFlight  uint64 `json:"in_flight"`
+}
+
+// CAS returns the route's compare-and-set figures of this process.
+func (r *Queue) CAS() CASStats {
+	return CASStats{Publishes: r.cas.publishes.Load(), WrongLast: r.cas.wrongLast.Load(), InFlight: r.cas.inFlight.Load()}
 }

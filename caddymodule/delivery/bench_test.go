@@ -32,7 +32,7 @@ func BenchmarkAccept(b *testing.B) {
 			}
 			var n atomic.Int64
 			b.ReportAllocs()
-			b.SetParallelism(4)
+			b.SetParallelism(32)
 			b.ResetTimer()
 			start := time.Now()
 			b.RunParallel(func(pb *testing.PB) {

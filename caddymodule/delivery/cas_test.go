@@ -93,3 +93,32 @@ func TestRestartLoadsWindow(t *testing.T) {
 		t.Fatalf("a key never recorded: seen=%v err=%v", seen, err)
 	}
 }
+
+// The CAS figures count every compare-and-set publish and each race lost: a stale index that
+// another writer got ahead of loses one.
+func TestCASCounts(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	cfg := QueueConfig{Name: "cascount", DedupWindow: time.Hour, Forward: policy("http://127.0.0.1:1")}
+	a := newRoute(t, s, cfg)
+	b := newRoute(t, s, cfg)
+	ctx := testCtx(t)
+	kh := dedup.Hash("first")
+	if dup, err := a.Accept(ctx, kh, event("c1")); err != nil || dup {
+		t.Fatalf("accept: dup=%v err=%v", dup, err)
+	}
+	if got := a.CAS(); got != (CASStats{Publishes: 1}) {
+		t.Errorf("after one new event: %+v", got)
+	}
+	// b's index may not have applied a's event yet; either way the key is a duplicate, and a
+	// publish b tried lost its race.
+	if dup, err := b.Accept(ctx, kh, event("c2")); err != nil || !dup {
+		t.Fatalf("other index: dup=%v err=%v", dup, err)
+	}
+	if got := b.CAS(); got.Publishes != got.WrongLast || got.InFlight != 0 || got.Publishes > 1 {
+		t.Errorf("a duplicate from a stale index: %+v, want every publish a lost race", got)
+	}
+	st, err := a.Stats(ctx)
+	if err != nil || st.CAS.Publishes != 1 {
+		t.Errorf("stats: %+v, %v", st.CAS, err)
+	}
+}

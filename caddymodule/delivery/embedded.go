@@ -27,11 +27,15 @@ func (s *Store) startEmbedded() error {
 		return err
 	}
 	s.unlock = unlock
+	if s.cfg.SyncAlways {
+		s.gsync = newGroupSync(s.cfg.Dir)
+	}
 	opts := &server.Options{
-		ServerName:   "webhook-gateway",
-		JetStream:    true,
-		StoreDir:     s.cfg.Dir,
-		SyncAlways:   s.cfg.SyncAlways,
+		ServerName: "webhook-gateway",
+		JetStream:  true,
+		StoreDir:   s.cfg.Dir,
+		// SyncAlways is the gateway's group commit (groupsync.go), never the server's
+		// fsync per message.
 		SyncInterval: s.cfg.SyncInterval,
 		MaxPayload:   s.cfg.MaxPayload,
 		// JetStreamMaxStore is fixed here rather than left to the server, which computes 75% of

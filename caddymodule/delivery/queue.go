@@ -54,7 +54,8 @@ type Queue struct {
 	down       outage   // pauses fetching while the application is unreachable
 	quota      quota    // the route's use of the store, against Policy.MaxQueue
 
-	feed      *keyFeed // the dedup window: key index and its feed
+	feed      *keyFeed  // the dedup window: key index and its feed
+	cas       casCounts // this process's compare-and-set publishes (Stats.CAS)
 	stopJanny context.CancelFunc
 }
 

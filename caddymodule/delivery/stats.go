@@ -30,11 +30,13 @@ type Stats struct {
 	Bytes uint64 `json:"bytes"`
 	// MaxQueue is the route's quota of Bytes (forward mode; 0 in gate mode).
 	MaxQueue uint64 `json:"max_queue,omitempty"`
+	// CAS counts this process's compare-and-set publishes and the races they lost.
+	CAS CASStats `json:"cas"`
 }
 
 // Stats returns the route's queue figures.
 func (r *Queue) Stats(ctx context.Context) (Stats, error) {
-	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0))}
+	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0)), CAS: r.CAS()}
 	u, err := r.readUsage(ctx)
 	if err != nil {
 		return s, err

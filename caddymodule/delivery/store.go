@@ -27,9 +27,13 @@ import (
 //   - SyncInterval (the default, every 2 minutes): an acked event is in the kernel's page cache,
 //     so it survives a crash of the process (kill -9, panic, OOM kill), but events acked since the
 //     last fsync can be lost if the machine loses power or the kernel crashes.
-//   - SyncAlways: the block file is fsynced before the ack (flushPendingMsgsLocked calls
-//     mfd.Sync() when syncAlways is set), so an acked event also survives a machine crash, at the
-//     cost of one fsync per accepted event.
+//   - SyncAlways: every publish of the package (events, dead letters, replays) returns only
+//     after an fsync of the stream's block files that started after the store's ack, so an acked
+//     event also survives a machine crash. The fsyncs are the gateway's own, one round for all
+//     the publishes waiting at once (group commit, groupsync.go), not nats-server's SyncAlways,
+//     which fsyncs once per message. The rest of the store (consumer positions, the stream's
+//     index) follows the sync interval: after a machine crash a delivered event may be
+//     delivered again, never lost.
 //
 // With an external cluster and Replicas > 1, the ack means a quorum of servers stored the
 // message in their Raft logs; survival then follows the cluster's own sync settings, which this
@@ -48,7 +52,8 @@ type StoreConfig struct {
 	CredsFile string
 	// Replicas is the replica count of the route streams on an external cluster; default 1.
 	Replicas int
-	// SyncAlways fsyncs every write of the embedded server (survives a machine crash).
+	// SyncAlways makes every publish wait for an fsync that covers it (embedded server only;
+	// survives a machine crash). See above.
 	SyncAlways bool
 	// SyncInterval is the embedded server's background fsync interval when SyncAlways is off;
 	// zero means the nats-server default of 2 minutes.
@@ -83,7 +88,8 @@ type Store struct {
 	logs     atomic.Pointer[storeLogs] // replaced by SetLogger; never nil after Open
 	ns       *server.Server            // nil with an external cluster
 	nc       *nats.Conn
-	js       jetstream.JetStream
+	js       jetstream.JetStream // wrapped by syncedJS under group commit
+	gsync    *groupSync          // group commit of SyncAlways (embedded only), else nil
 	replicas int
 	unlock   func()
 
@@ -123,6 +129,9 @@ func Open(cfg StoreConfig, log *zap.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.js, err = jetstream.New(s.nc, jetstream.WithDefaultTimeout(apiTimeout))
+	if err == nil && s.gsync != nil {
+		s.js = syncedJS{JetStream: s.js, gs: s.gsync}
+	}
 	if err == nil {
 		err = retryStore(deadline, firstAttempt, log, "jetstream account info", func(ctx context.Context) error {
 			_, err := s.js.AccountInfo(ctx)
