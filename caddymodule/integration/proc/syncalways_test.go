@@ -14,7 +14,6 @@ import (
 // the process could take and that the store recovers from it; that each ack came after an
 // fsync covering its event is TestGroupSyncCoversEveryAck in the delivery package.)
 func TestCrashSafetySyncAlways(t *testing.T) {
-	skipShort(t)
 	const n = 600
 	app := newApp(t) // down
 	gw := newGateway(t, "gateway")
@@ -41,7 +40,7 @@ func TestCrashSafetySyncAlways(t *testing.T) {
 	}
 
 	gw.start(cfg)
-	app.up()
+	app.Up()
 	done := app.waitDelivered(ids, 90*time.Second)
 	t.Logf("all %d delivered %s after the kill", n, done.Sub(killedAt).Round(time.Millisecond))
 	gw.waitIdle(60 * time.Second)
