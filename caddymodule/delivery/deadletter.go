@@ -63,8 +63,9 @@ type failure struct {
 	reason   string
 	status   int
 	err      error
-	attempts int
+	attempts int // 0: no attempt was made (an undecodable message)
 	latency  time.Duration
+	id       string // the event's ID, for its outcome record
 }
 
 // deadLetter moves msg to the dead letters and settles it. If the dead-letter stream cannot take
@@ -79,6 +80,11 @@ func (r *Queue) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg,
 		}
 	}
 	src := "s" + strconv.FormatUint(md.Sequence.Stream, 10)
+	if !replay {
+		// A replay of this dead letter records its attempts with this event (a replay's own
+		// dead letter keeps the origin it was given).
+		h[hdrOrigin] = []string{strconv.FormatUint(md.Sequence.Stream, 10)}
+	}
 	id := first(h, hdrID)
 	if validToken("event id", id) != nil {
 		id = src
@@ -86,9 +92,15 @@ func (r *Queue) deadLetter(ctx context.Context, st *settings, msg jetstream.Msg,
 	id, _, err := r.publishDeadLetter(pctx, id, src, h, msg.Data(), f)
 	if err != nil {
 		st.obs.Attempt(r.route, ResultError, f.status, f.latency)
+		if f.attempts > 0 {
+			r.noteAttempt(msg, md, f.id, replay, f.attempts, f.status, f.err, f.latency, "")
+		}
 		st.log.Error("dead letter failed", zap.String("route", r.route), zap.String("id", id), zap.Error(err))
 		_ = msg.NakWithDelay(finalRetry)
 		return
+	}
+	if f.attempts > 0 {
+		r.noteAttempt(msg, md, f.id, replay, f.attempts, f.status, f.err, f.latency, doneDead)
 	}
 	if f.reason != ReasonUndecodable {
 		st.obs.Attempt(r.route, ResultDeadLetter, f.status, f.latency)

@@ -61,8 +61,8 @@ type EventInfo struct {
 	Type       string    `json:"type,omitempty"`
 	ReceivedAt time.Time `json:"received_at"`
 	Status     string    `json:"status"`
-	// Attempts and LastStatus are known for dead letters only (the delivery consumer keeps no
-	// per-event record of delivered ones); 0 means unknown.
+	// Attempts and LastStatus are those of the last attempt recorded (a replay's count from 1),
+	// or of the dead letter; 0 means none recorded.
 	Attempts   int `json:"attempts,omitempty"`
 	LastStatus int `json:"last_status,omitempty"`
 
@@ -118,28 +118,52 @@ func (r *Queue) Events(ctx context.Context, q EventQuery) ([]EventInfo, string, 
 		}
 		start = n
 	}
+	// The status of an event above the ack floor comes from its outcome records, read per page:
+	// so the events are gathered in pages, completed, and only then filtered by status. One
+	// budget bounds the whole call; the page then ends early, with its cursor.
+	ctx, cancel := context.WithTimeout(ctx, historyBudget)
+	defer cancel()
 	out := make([]EventInfo, 0, min(limit, 100))
-	next, err := r.scanEvents(ctx, q.Since, q.Until, start, func(h nats.Header, md *jetstream.MsgMetadata, floor uint64) (bool, error) {
-		if q.Key != "" && first(h, hdrKey) != HeaderSafe(q.Key) {
-			return true, nil
-		}
-		info, err := r.eventInfo(ctx, h, md.Sequence.Stream, floor)
+	for {
+		var chunk []EventInfo
+		next, err := r.scanEvents(ctx, q.Since, q.Until, start, func(h nats.Header, md *jetstream.MsgMetadata, floor uint64) (bool, error) {
+			if q.Key != "" && first(h, hdrKey) != HeaderSafe(q.Key) {
+				return true, nil
+			}
+			info, err := r.eventInfo(ctx, h, md.Sequence.Stream, floor)
+			if err != nil {
+				return false, err
+			}
+			if q.Status != "" && !mayBecome(info.Status, q.Status) {
+				return true, nil
+			}
+			chunk = append(chunk, info)
+			return len(chunk) < limit-len(out), nil
+		})
 		if err != nil {
-			return false, err
+			return out, "", err
 		}
-		if q.Status != "" && info.Status != q.Status {
-			return true, nil
+		r.addOutcomes(ctx, chunk)
+		for _, e := range chunk {
+			if q.Status == "" || e.Status == q.Status {
+				out = append(out, e)
+			}
 		}
-		out = append(out, info)
-		return len(out) < limit, nil
-	})
-	if err != nil {
-		return out, "", err
+		if next == 0 {
+			return out, "", nil
+		}
+		if len(out) >= limit || ctx.Err() != nil {
+			return out, strconv.FormatUint(next, 10), nil
+		}
+		start = next
 	}
-	if next == 0 {
-		return out, "", nil
-	}
-	return out, strconv.FormatUint(next, 10), nil
+}
+
+// mayBecome reports whether an event whose status reads have (from the ack floor and the dead
+// letters) can have the status want once its outcome records are read: only pending can turn
+// into delivered.
+func mayBecome(have, want string) bool {
+	return have == want || (have == StatusPending && want == StatusDelivered)
 }
 
 // scanEvents reads the headers of the events stored in [since, until) (or from sequence start),
@@ -336,22 +360,45 @@ func (r *Queue) Event(ctx context.Context, id string) (EventDetail, error) {
 	if err != nil {
 		return EventDetail{}, ErrEventNotFound
 	}
-	return EventDetail{EventInfo: info, ContentType: ev.ContentType, Header: ev.Header, Body: ev.Body}, nil
+	recs, err := r.outcomesOf(ctx, map[uint64]string{m.Sequence: info.ID})
+	if err != nil {
+		return EventDetail{}, err
+	}
+	applyOutcomes(&info, recs[m.Sequence])
+	d := EventDetail{EventInfo: info, ContentType: ev.ContentType, Header: ev.Header, Body: ev.Body}
+	d.AttemptLog, d.DeliveredAt = attemptLog(recs[m.Sequence])
+	return d, nil
 }
 
 // ReplayEvent queues one event of the history for delivery again. The replay keeps the event's
 // ID, key and body, is marked as a replay (X-Webhook-Replay: true), and counts its attempts
 // afresh; the route's workers deliver it at the route's rate and concurrency.
+//
+// An event that is dead is replayed as its dead letter is (Replay): the copy is queued and the
+// dead letter removed, so the event is no longer listed dead, and a second replay of it is an
+// ordinary one.
 func (r *Queue) ReplayEvent(ctx context.Context, id string) error {
 	m, _, err := r.findEvent(ctx, id)
 	if err != nil {
 		return err
 	}
-	if err := r.publishReplay(ctx, id, m.Header, m.Data); err != nil {
+	if err := r.replayOne(ctx, id, m, true); err != nil {
 		return err
 	}
 	r.replayed(1, zap.String("id", id))
 	return nil
+}
+
+// replayOne queues one stored event again: from its dead letter when it may have one (which the
+// replay removes), else as a copy of the stored event.
+func (r *Queue) replayOne(ctx context.Context, id string, m *jetstream.RawStreamMsg, mayBeDead bool) error {
+	if mayBeDead {
+		err := r.Replay(ctx, id)
+		if err == nil || !IsNotFound(err) {
+			return err
+		}
+	}
+	return r.publishReplay(ctx, id, m.Sequence, m.Header, m.Data)
 }
 
 // ReplayRange queues every event of the history stored in [since, until) with the status (empty:
@@ -386,7 +433,7 @@ func (r *Queue) ReplayRange(ctx context.Context, since, until time.Time, status 
 			if err != nil {
 				return n, fmt.Errorf("store: %w", err)
 			}
-			if err := r.publishReplay(ctx, e.ID, m.Header, m.Data); err != nil {
+			if err := r.replayOne(ctx, e.ID, m, e.Status == StatusDead); err != nil {
 				return n, err
 			}
 			n++
@@ -401,16 +448,18 @@ func (r *Queue) ReplayRange(ctx context.Context, since, until time.Time, status 
 	return n, fmt.Errorf("stopped after %d events (the most one call replays): go on from since=%s", n, since)
 }
 
-// publishReplay stores a copy of a stored event on the route's replay subject. It carries
-// neither the key hash nor any NATS header: the copy is not a new key of the dedup window.
-func (r *Queue) publishReplay(ctx context.Context, id string, src nats.Header, body []byte) error {
-	h := make(nats.Header, len(src))
+// publishReplay stores a copy of the event stored at seq on the route's replay subject. It
+// carries neither the key hash nor any NATS header: the copy is not a new key of the dedup
+// window. Its origin header names the event, whose history its attempts join.
+func (r *Queue) publishReplay(ctx context.Context, id string, seq uint64, src nats.Header, body []byte) error {
+	h := make(nats.Header, len(src)+1)
 	for k, vs := range src {
 		if k == hdrKeyHash || strings.HasPrefix(k, "Nats-") {
 			continue
 		}
 		h[k] = vs
 	}
+	h[hdrOrigin] = []string{strconv.FormatUint(seq, 10)}
 	if err := validToken("event id", id); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ func (r *Queue) startJanitor() {
 			if _, err := r.purgeFront(ctx); err != nil && ctx.Err() == nil {
 				r.logger().Warn("event stream purge failed", zap.String("route", r.route), zap.Error(err))
 			}
+			if err := r.purgeOutcomes(ctx); err != nil && ctx.Err() == nil {
+				r.logger().Warn("outcome stream purge failed", zap.String("route", r.route), zap.Error(err))
+			}
 			if ix, err := r.feed.acquire(ctx); err == nil {
 				_, _ = ix.Sweep()
 				r.feed.release()
@@ -56,7 +59,7 @@ func (r *Queue) purgeFront(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
-	upTo, err := r.firstSeqSince(ctx, r.now().Add(-keep))
+	upTo, err := r.seqSince(ctx, r.evStream, r.now().Add(-keep))
 	if err != nil {
 		return 0, err
 	}
@@ -81,13 +84,13 @@ func (r *Queue) purgeFront(ctx context.Context) (uint64, error) {
 	return upTo, nil
 }
 
-// firstSeqSince is the sequence of the event stream's first message stored at or after t, 0 if
-// there is none. JetStream's message get answers that by time (start_time), from its index.
-func (r *Queue) firstSeqSince(ctx context.Context, t time.Time) (uint64, error) {
+// seqSince is the sequence of the first message of the stream stored at or after t, 0 if there
+// is none. JetStream's message get answers that by time (start_time), from its index.
+func (r *Queue) seqSince(ctx context.Context, stream string, t time.Time) (uint64, error) {
 	req, _ := json.Marshal(struct {
 		StartTime time.Time `json:"start_time"`
 	}{t.UTC()})
-	resp, err := r.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+r.evStream, req)
+	resp, err := r.s.nc.RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET."+stream, req)
 	if err != nil {
 		return 0, fmt.Errorf("store: message by time: %w", err)
 	}

@@ -3,6 +3,7 @@ package delivery
 import (
 	"errors"
 	"fmt"
+	"strconv"
 )
 
 // Names and subjects. A route name is one subject token and part of two stream names, so
@@ -14,6 +15,7 @@ const (
 	maxDeadToken   = 256 // dead-letter IDs, which may carry a suffix (see publishDeadLetter)
 	eventStreamPfx = "WHGW-EV-"
 	deadStreamPfx  = "WHGW-DL-"
+	outcomeStrPfx  = "WHGW-OC-"
 	subjectPfx     = "whgw."
 	consumerName   = "deliver"
 )
@@ -67,6 +69,8 @@ type names struct {
 	evPfx    string // whgw.<r>.ev. then the bucket: 000 to fff
 	rpPfx    string // whgw.<r>.rp.
 	dlPfx    string // whgw.<r>.dl.
+	ocStream string
+	ocPfx    string // whgw.<r>.oc. then the event's block: its sequence >> outcomeBlockBits, in hex
 }
 
 func routeNames(route string) names {
@@ -78,6 +82,8 @@ func routeNames(route string) names {
 		evPfx:    base + "ev.",
 		rpPfx:    base + "rp.",
 		dlPfx:    base + "dl.",
+		ocStream: outcomeStrPfx + route,
+		ocPfx:    base + "oc.",
 	}
 }
 
@@ -86,4 +92,15 @@ func routeNames(route string) names {
 func (n *names) bucketSubject(bucket int) string {
 	const hex = "0123456789abcdef"
 	return n.evPfx + string([]byte{hex[bucket>>8&15], hex[bucket>>4&15], hex[bucket&15]})
+}
+
+// outcomeBlockBits groups the outcome records of 1024 consecutive events on one subject of the
+// outcome stream. A subject per event would cost the store an index entry per event kept as
+// history (about 100 bytes of memory each); a block costs one per 1024 events, and finding an
+// event's records reads its block only.
+const outcomeBlockBits = 10
+
+// outcomeSubject is the subject of the outcome records of the event at stream sequence seq.
+func (n *names) outcomeSubject(seq uint64) string {
+	return n.ocPfx + strconv.FormatUint(seq>>outcomeBlockBits, 16)
 }

@@ -307,14 +307,14 @@ func (r *Queue) Attach(ctx context.Context, from string) (AttachResult, error) {
 // key, at most one message each (see checkLayout).
 func oldLayout(si *jetstream.StreamInfo) bool { return si.Config.MaxMsgsPerSubject == 1 }
 
-// DeleteQueue deletes the streams of a route name: its queued events, dedup keys and dead
-// letters are gone for good. The caller makes sure no running route uses the name.
+// DeleteQueue deletes the streams of a route name: its queued events, dedup keys, outcome
+// records and dead letters are gone for good. The caller makes sure no running route uses the name.
 func (s *Store) DeleteQueue(ctx context.Context, route string) error {
 	if err := ValidRouteName(route); err != nil {
 		return err
 	}
 	n := routeNames(route)
-	for _, name := range []string{n.evStream, n.dlStream} {
+	for _, name := range []string{n.evStream, n.dlStream, n.ocStream} {
 		if err := s.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("store: delete %s: %w", name, err)
 		}

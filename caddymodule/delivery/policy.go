@@ -60,9 +60,11 @@ type Policy struct {
 	// (auth.SignStandardWebhook); nil means no signature. auth.DecodeStandardWebhookSecret turns a
 	// "whsec_" secret into this key.
 	SignSecret []byte
-	// MaxQueue is the route's quota in the store, in bytes: its event stream (undelivered events
-	// and the dedup records of its window) plus its dead letters. Past it, Accept and Quarantine
-	// refuse new events with ErrQueueFull; nothing stored is dropped. Default 1 GiB.
+	// MaxQueue is the route's quota in the store, in bytes: all it keeps there, its event
+	// stream (undelivered events, history, dedup records), its outcome records and its dead
+	// letters. An event that would pass it first has the oldest delivered history given up;
+	// when that is not enough, Accept and Quarantine refuse it with ErrQueueFull. No undelivered
+	// event and no dead letter is ever dropped. Default 1 GiB.
 	MaxQueue int64
 }
 

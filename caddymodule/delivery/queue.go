@@ -31,6 +31,7 @@ type Queue struct {
 	names
 	ev jetstream.Stream
 	dl jetstream.Stream
+	oc jetstream.Stream // outcome records (outcomes.go)
 
 	set     atomic.Pointer[settings]
 	updMu   sync.Mutex // serialises Update
@@ -57,6 +58,8 @@ type Queue struct {
 	feed      *keyFeed  // the dedup window: key index and its feed
 	cas       casCounts // this process's compare-and-set publishes (Stats.CAS)
 	stopJanny context.CancelFunc
+	outw      *outcomeWriter
+	giveUpMu  sync.Mutex // one caller at a time gives history up (giveup.go)
 }
 
 // Queue creates or updates the streams of the route named cfg.Name (and its consumer in forward
@@ -102,6 +105,10 @@ func (s *Store) Queue(cfg QueueConfig) (*Queue, error) {
 	}
 	r.Update(cfg)
 	st := r.set.Load()
+	r.oc, err = s.ensureStream(deadline, r.outcomeStreamConfig(outcomeLimit(st)))
+	if err != nil {
+		return nil, err
+	}
 	err = retryStore(deadline, readyAttempt, s.Logger(), "start key feed of "+r.evStream, func(context.Context) error {
 		var err error
 		r.feed, err = r.startFeed(st.window, st.log)
@@ -120,6 +127,7 @@ func (s *Store) Queue(cfg QueueConfig) (*Queue, error) {
 			return nil, err
 		}
 	}
+	r.startOutcomes(outcomeLimit(st))
 	r.startJanitor()
 	s.track(r, true)
 	return r, nil
@@ -142,8 +150,8 @@ func (r *Queue) eventStreamConfig() jetstream.StreamConfig {
 	}
 }
 
-// Close stops the route's workers (as Stop(0)), its key feed and its janitor, and frees its key
-// index. The route is of no use afterwards; the store keeps its queue and window.
+// Close stops the route's workers (as Stop(0)), its key feed, its janitor and its outcome writer
+// (after it wrote the records still buffered, for at most 2s), and frees its key index. The route is of no use afterwards; the store keeps its queue and window.
 func (r *Queue) Close() error {
 	err := r.Stop(0)
 	r.s.track(r, false)
@@ -155,6 +163,7 @@ func (r *Queue) closeFeed() {
 	if r.stopJanny != nil {
 		r.stopJanny()
 	}
+	r.stopOutcomes()
 	r.feed.close()
 }
 

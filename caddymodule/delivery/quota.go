@@ -3,8 +3,11 @@ package delivery
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Per-route quota. All routes share one store, so without a bound one route whose application
@@ -13,11 +16,13 @@ import (
 // before the store is full; the events it holds are never dropped to make room (the streams keep
 // DiscardOld with no byte limit, and the check is made before the write).
 //
-// The use is the bytes of the route's undelivered events and dead letters (delivered events kept
-// as history do not count; see usage.bytes), sampled at most
-// every quotaRefresh and advanced by the size of every event this process accepted since. Other
-// processes on the same cluster are seen at the next sample, so the quota can be overshot by
-// what they accept in that time.
+// The use is everything the route keeps in the store (see usage.bytes), history included,
+// sampled at most every quotaRefresh and advanced by the size of every event this process
+// accepted since. An event that would pass the quota first has the route's delivered history
+// given up to make room (giveup.go); only when that is not enough is it refused. The embedded
+// store's max_store is watched the same way, from the account's use. Other processes on the same
+// cluster are seen at the next sample, so the quota can be overshot by what they accept in that
+// time.
 
 // ErrQueueFull is returned by Accept and Quarantine when the route's quota is used up.
 var ErrQueueFull = errors.New("route queue is full")
@@ -37,6 +42,10 @@ type quota struct {
 	used    int64 // bytes at the last sample plus what was admitted since
 	sampled time.Time
 	probing bool
+	// The embedded store's use, as this route last sampled it plus what it admitted since.
+	storeUsed    int64
+	storeSampled time.Time
+	storeProbing bool
 }
 
 // Usage is the bytes the route holds in the store against its quota (see usage.bytes).
@@ -48,9 +57,23 @@ func (r *Queue) Usage(ctx context.Context) (int64, error) {
 	return u.bytes(), nil
 }
 
-// admit reserves room for an event of n body bytes, or returns ErrQueueFull.
+// admit reserves room for an event of n body bytes, giving history up for it if need be (see
+// above), or returns ErrQueueFull.
 func (r *Queue) admit(ctx context.Context, st *settings, n int) error {
-	limit := st.fwd.MaxQueue
+	size := int64(n) + eventOverhead
+	if err := r.admitRoute(ctx, st.fwd.MaxQueue, size); err != nil {
+		return err
+	}
+	if err := r.admitStore(ctx, size); err != nil {
+		r.quota.mu.Lock()
+		r.quota.used -= size
+		r.quota.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	q := &r.quota
 	q.mu.Lock()
 	stale := r.now().Sub(q.sampled) >= quotaRefresh && !q.probing
@@ -61,24 +84,114 @@ func (r *Queue) admit(ctx context.Context, st *settings, n int) error {
 	if stale {
 		// A failed sample keeps the last figure: the quota is no reason to refuse an event the
 		// store may well take (when in doubt, keep the event); the publish decides.
-		sctx, cancel := context.WithTimeout(ctx, quotaSampleTimeout)
-		used, err := r.Usage(sctx)
-		cancel()
-		q.mu.Lock()
-		q.probing = false
-		if err == nil {
-			q.used, q.sampled = used, r.now()
-		}
-		q.mu.Unlock()
+		r.sampleQuota(ctx)
 	}
-	size := int64(n) + eventOverhead
+	if q.reserve(size, limit) {
+		return nil
+	}
+	// Over the quota: give history up, one caller at a time; the others find the room made.
+	r.giveUpMu.Lock()
+	defer r.giveUpMu.Unlock()
+	if q.reserve(size, limit) {
+		return nil
+	}
+	q.mu.Lock()
+	need := q.used + size - int64(float64(limit)*giveUpTo)
+	q.mu.Unlock()
+	if _, err := r.giveUpHistory(ctx, need); err != nil {
+		r.logger().Warn("history not given up", zap.String("route", r.route), zap.Error(err))
+	}
+	q.mu.Lock()
+	q.probing = true
+	q.mu.Unlock()
+	r.sampleQuota(ctx)
+	if q.reserve(size, limit) {
+		return nil
+	}
+	return ErrQueueFull
+}
+
+// sampleQuota reads the route's use, bounded by quotaSampleTimeout; the caller set q.probing.
+func (r *Queue) sampleQuota(ctx context.Context) {
+	q := &r.quota
+	sctx, cancel := context.WithTimeout(ctx, quotaSampleTimeout)
+	used, err := r.Usage(sctx)
+	cancel()
+	q.mu.Lock()
+	q.probing = false
+	if err == nil {
+		q.used, q.sampled = used, r.now()
+	}
+	q.mu.Unlock()
+}
+
+// reserve adds size to the use if it stays within limit.
+func (q *quota) reserve(size, limit int64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.used+size > limit {
-		return ErrQueueFull
+		return false
 	}
 	q.used += size
+	return true
+}
+
+// admitStore keeps the embedded store's max_store from being reached by events: past storeHigh
+// of it, the oldest history of the routes open in this process is given up down to storeTo, and
+// past storeHard the event is refused with ErrQueueFull. Without an embedded server (a cluster
+// sets its own limits) it admits everything.
+func (r *Queue) admitStore(ctx context.Context, size int64) error {
+	if r.s.ns == nil {
+		return nil
+	}
+	limit := r.s.ns.JetStreamConfig().MaxStore
+	if limit <= 0 {
+		return nil
+	}
+	q := &r.quota
+	q.mu.Lock()
+	stale := r.now().Sub(q.storeSampled) >= quotaRefresh && !q.storeProbing
+	if stale {
+		q.storeProbing = true
+	}
+	q.mu.Unlock()
+	if stale {
+		r.sampleStore(ctx)
+	}
+	high := int64(float64(limit) * storeHigh)
+	q.mu.Lock()
+	used := q.storeUsed
+	if used+size <= high {
+		q.storeUsed += size
+		q.mu.Unlock()
+		return nil
+	}
+	q.mu.Unlock()
+	r.giveUpMu.Lock()
+	defer r.giveUpMu.Unlock()
+	r.s.giveUpStoreHistory(ctx, used+size-int64(float64(limit)*storeTo))
+	r.sampleStore(ctx)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.storeUsed+size > int64(float64(limit)*storeHard) {
+		return fmt.Errorf("%w: the store's max_store is used up by undelivered events and dead letters", ErrQueueFull)
+	}
+	q.storeUsed += size
 	return nil
+}
+
+// sampleStore reads the store's use (the account's file storage), bounded by quotaSampleTimeout.
+// A failed sample keeps the last figure.
+func (r *Queue) sampleStore(ctx context.Context) {
+	sctx, cancel := context.WithTimeout(ctx, quotaSampleTimeout)
+	info, err := r.s.js.AccountInfo(sctx)
+	cancel()
+	r.quota.mu.Lock()
+	defer r.quota.mu.Unlock()
+	r.quota.storeProbing = false
+	if err == nil {
+		r.quota.storeUsed, r.quota.storeSampled = int64(info.Store), r.now()
+	}
 }
 
 // QuotaUse is the route's last sampled use of the store and its quota, in bytes (Stats and the

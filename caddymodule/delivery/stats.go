@@ -24,10 +24,14 @@ type Stats struct {
 	// Stored counts messages in the event stream: queued events, delivered events kept as
 	// history (at least the dedup window, up to retain) and gate-mode key records.
 	Stored uint64 `json:"stored"`
-	// Bytes is the route's use of the store against its quota: its undelivered events (their
-	// count is exact, their bytes are estimated at the stream's average message size) plus its
-	// dead letters.
+	// Bytes is the route's use of the store against its quota: everything it keeps there, its
+	// event stream (queued events, history, dedup records), its outcome records and its dead
+	// letters.
 	Bytes uint64 `json:"bytes"`
+	// HistoryBytes is the part of Bytes that would be given up first when the quota is reached:
+	// the delivered events at the front of the event stream, up to the delivery consumer's ack
+	// floor (estimated at the stream's average message size), and the outcome records.
+	HistoryBytes uint64 `json:"history_bytes"`
 	// MaxQueue is the route's quota of Bytes (forward mode; 0 in gate mode).
 	MaxQueue uint64 `json:"max_queue,omitempty"`
 	// CAS counts this process's compare-and-set publishes and the races they lost.
@@ -42,16 +46,19 @@ func (r *Queue) Stats(ctx context.Context) (Stats, error) {
 		return s, err
 	}
 	s.Stored, s.Dead, s.Pending, s.Bytes = u.ev.State.Msgs, u.dl.State.Msgs, u.pending, uint64(u.bytes())
+	s.HistoryBytes = uint64(u.historyBytes())
 	if _, limit := r.QuotaUse(); limit > 0 {
 		s.MaxQueue = uint64(limit)
 	}
 	return s, nil
 }
 
-// usage is what a route keeps in the store, read from its two streams and its delivery consumer.
+// usage is what a route keeps in the store, read from its three streams and its delivery
+// consumer.
 type usage struct {
-	ev, dl  *jetstream.StreamInfo
-	pending uint64 // undelivered events: the consumer's pending plus unacked
+	ev, dl, oc *jetstream.StreamInfo
+	pending    uint64 // undelivered events: the consumer's pending plus unacked
+	floor      uint64 // the consumer's ack floor (0 in gate mode)
 }
 
 func (r *Queue) readUsage(ctx context.Context) (usage, error) {
@@ -63,6 +70,9 @@ func (r *Queue) readUsage(ctx context.Context) (usage, error) {
 	if u.dl, err = r.dl.Info(ctx); err != nil {
 		return u, fmt.Errorf("store: %w", err)
 	}
+	if u.oc, err = r.oc.Info(ctx); err != nil {
+		return u, fmt.Errorf("store: %w", err)
+	}
 	c, err := r.ev.Consumer(ctx, consumerName)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return u, nil // gate mode: no delivery queue
@@ -72,17 +82,23 @@ func (r *Queue) readUsage(ctx context.Context) (usage, error) {
 	}
 	ci := c.CachedInfo()
 	u.pending = ci.NumPending + uint64(max(ci.NumAckPending, 0))
+	u.floor = ci.AckFloor.Stream
 	return u, nil
 }
 
-// bytes is the route's use of the store against its quota: its undelivered events, at the event
-// stream's average message size (the store reports bytes per stream, not per range), and its dead
-// letters. Delivered events kept as history and key records do not count: they are not what
-// the route must keep.
+// bytes is the route's use of the store against its quota: all it keeps there. Delivered events
+// kept as history count too: they are what the quota gives up first (giveup.go), so a route
+// with its application up never refuses an event for the history it keeps.
 func (u usage) bytes() int64 {
-	var ev uint64
-	if n := u.ev.State.Msgs; n > 0 {
-		ev = uint64(float64(u.ev.State.Bytes) / float64(n) * float64(min(u.pending, n)))
+	return int64(u.ev.State.Bytes + u.dl.State.Bytes + u.oc.State.Bytes)
+}
+
+// historyBytes estimates what giving up history could free: the front of the event stream up
+// to the ack floor, at the stream's average message size, and the outcome records.
+func (u usage) historyBytes() int64 {
+	var front uint64
+	if n := u.ev.State.Msgs; n > 0 && u.floor >= u.ev.State.FirstSeq {
+		front = uint64(float64(u.ev.State.Bytes) / float64(n) * float64(min(u.floor-u.ev.State.FirstSeq+1, n)))
 	}
-	return int64(ev + u.dl.State.Bytes)
+	return int64(front + u.oc.State.Bytes)
 }

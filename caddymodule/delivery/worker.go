@@ -268,12 +268,13 @@ func (r *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 			ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
 				zap.Int("status", res.status), zap.Duration("latency", res.latency))
 		}
+		r.noteAttempt(msg, md, ev.ID, replay, attempt, res.status, nil, res.latency, doneDelivered)
 		r.complete(ctx, st, msg, md, replay)
 		return
 	}
 	now := r.now()
 	deadline := md.Timestamp.Add(st.fwd.MaxAge)
-	f := failure{status: res.status, err: res.err, attempts: attempt, latency: res.latency}
+	f := failure{status: res.status, err: res.err, attempts: attempt, latency: res.latency, id: ev.ID}
 	switch {
 	case st.dlOn[res.status]:
 		f.reason = ReasonDeadLetterOn
@@ -288,6 +289,7 @@ func (r *Queue) handle(ctx context.Context, msg jetstream.Msg) {
 	}
 	delay := retryDelay(st.fwd, attempt, res.retryAfter, res.hasRetryAfter, r.rnd, now, deadline)
 	st.obs.Attempt(r.route, ResultRetry, res.status, res.latency)
+	r.noteAttempt(msg, md, ev.ID, replay, attempt, res.status, res.err, res.latency, "")
 	if ce := st.log.Check(zap.InfoLevel, "delivery failed"); ce != nil {
 		ce.Write(zap.String("route", r.route), zap.String("id", ev.ID), zap.Int("attempt", attempt),
 			zap.Int("status", res.status), zap.Error(res.err), zap.Duration("retry_in", delay))
