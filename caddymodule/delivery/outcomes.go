@@ -420,6 +420,9 @@ func (r *Queue) purgeOutcomes(ctx context.Context) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	oc, err := r.oc.Info(ctx)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

@@ -71,7 +71,10 @@ func (r *Queue) readUsage(ctx context.Context) (usage, error) {
 		return u, fmt.Errorf("store: %w", err)
 	}
 	if u.oc, err = r.oc.Info(ctx); err != nil {
-		return u, fmt.Errorf("store: %w", err)
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return u, fmt.Errorf("store: %w", err)
+		}
+		u.oc = &jetstream.StreamInfo{} // the records are gone; the events are what counts
 	}
 	c, err := r.ev.Consumer(ctx, consumerName)
 	if errors.Is(err, jetstream.ErrConsumerNotFound) {
