@@ -168,6 +168,12 @@ func TestHistoryRetainNone(t *testing.T) {
 		if _, err := r.Accept(testCtx(t), "k-"+tc.name, event("R"+tc.name)); err != nil {
 			t.Fatal(err)
 		}
+		// The consumer may count an event pending a moment after it was stored: wait for the
+		// delivery itself, not only for an empty queue.
+		waitFor(t, 10*time.Second, "the delivery", func() bool {
+			got, _, err := r.Events(testCtx(t), EventQuery{Status: StatusDelivered})
+			return err == nil && len(got) == 1
+		})
 		settled(t, r, 10*time.Second)
 		if got, _, err := r.Events(testCtx(t), EventQuery{}); err != nil || len(got) != 1 {
 			t.Fatalf("%s: %d events in the window (err %v), want 1", tc.name, len(got), err)
