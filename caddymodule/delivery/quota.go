@@ -89,9 +89,17 @@ func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	if q.reserve(size, limit) {
 		return nil
 	}
-	// Over the quota: give history up, one caller at a time; the others find the room made.
+	// Over the quota by the estimate: read the exact use, and give history up if it is over
+	// indeed, one caller at a time; the others find the room made.
 	r.giveUpMu.Lock()
 	defer r.giveUpMu.Unlock()
+	if q.reserve(size, limit) {
+		return nil
+	}
+	q.mu.Lock()
+	q.probing = true
+	q.mu.Unlock()
+	r.sampleQuota(ctx)
 	if q.reserve(size, limit) {
 		return nil
 	}
@@ -169,8 +177,14 @@ func (r *Queue) admitStore(ctx context.Context, size int64) error {
 	q.mu.Unlock()
 	r.giveUpMu.Lock()
 	defer r.giveUpMu.Unlock()
-	r.s.giveUpStoreHistory(ctx, used+size-int64(float64(limit)*storeTo))
 	r.sampleStore(ctx)
+	q.mu.Lock()
+	used = q.storeUsed
+	q.mu.Unlock()
+	if used+size > high {
+		r.s.giveUpStoreHistory(ctx, used+size-int64(float64(limit)*storeTo))
+		r.sampleStore(ctx)
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.storeUsed+size > int64(float64(limit)*storeHard) {
