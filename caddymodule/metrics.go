@@ -22,7 +22,7 @@ var (
 	requestsTotal = counterVec("requests_total",
 		"Webhook requests by route, vendor and outcome.", "route", "vendor", "outcome")
 	queueBytes = gaugeVec("queue_bytes",
-		"Bytes a route holds in the store (events, dedup records, dead letters), sampled every few seconds.", "route")
+		"Bytes a route holds in the store against max_queue (events, history, dedup records, outcome records, dead letters), sampled every few seconds.", "route")
 	queueMaxBytes = gaugeVec("queue_max_bytes",
 		"A route's quota of the store (max_queue), forward mode.", "route")
 	queueFullTotal = counterVec("queue_full_total",
@@ -43,6 +43,10 @@ var (
 		"Events moved to the dead letters.", "route")
 	replaysTotal = counterVec("replays_total",
 		"Events of the history queued for delivery again (admin API or CLI replays).", "route")
+	outcomesLostTotal = counterVec("outcome_records_lost_total",
+		"Records of delivery attempts that could not be written (the events are safe; their history misses the attempts).", "route")
+	historyGivenUpTotal = counterVec("history_given_up_bytes_total",
+		"Bytes of delivered history purged before its retention to make room under max_queue or max_store.", "route")
 	rejectionsTotal = counterVec("rejections_total",
 		"Rejected requests by route, vendor and reason (the problem code, a fixed set).", "route", "vendor", "reason")
 	queueDepth = gaugeVec("queue_depth",
@@ -111,4 +115,12 @@ func (observer) DeadLettered(route string) {
 
 func (observer) Replayed(route string, n int) {
 	replaysTotal.WithLabelValues(route).Add(float64(n))
+}
+
+func (observer) OutcomeLost(route string, n int) {
+	outcomesLostTotal.WithLabelValues(route).Add(float64(n))
+}
+
+func (observer) HistoryGivenUp(route string, bytes int64) {
+	historyGivenUpTotal.WithLabelValues(route).Add(float64(bytes))
 }

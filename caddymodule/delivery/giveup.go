@@ -63,10 +63,20 @@ func (r *Queue) giveUpHistory(ctx context.Context, need int64) (int64, error) {
 	}
 	freed := u.bytes() - after.bytes()
 	if freed > 0 {
-		r.logger().Info("history given up for room", zap.String("route", r.route), zap.Int64("bytes", freed),
+		st := r.set.Load()
+		if o, ok := st.obs.(GiveUpObserver); ok {
+			o.HistoryGivenUp(r.route, freed)
+		}
+		st.log.Info("history given up for room", zap.String("route", r.route), zap.Int64("bytes", freed),
 			zap.Uint64("first_kept", after.ev.State.FirstSeq))
 	}
 	return freed, nil
+}
+
+// GiveUpObserver is implemented by an Observer that counts the bytes of history given up
+// before their retention.
+type GiveUpObserver interface {
+	HistoryGivenUp(route string, bytes int64)
 }
 
 // giveUpStoreHistory frees at least need bytes of the store from the delivered history of the
