@@ -9,7 +9,7 @@
 //
 // # Layout in JetStream
 //
-// Each route <r> owns two file-backed streams with Limits retention:
+// Each route <r> owns three file-backed streams with Limits retention:
 //
 //   - WHGW-EV-<r>, subjects whgw.<r>.ev.<bucket> (4096 buckets, the top 12 bits of the key hash
 //     as three hex digits) and whgw.<r>.rp.<event-id>, no TTLs, no per-subject limit. Every event
@@ -24,6 +24,10 @@
 //     subject per key) is detected at start (layout.go).
 //   - WHGW-DL-<r>, subjects whgw.<r>.dl.<event-id>: the dead letters, kept until they are replayed or
 //     deleted.
+//   - WHGW-OC-<r>, subjects whgw.<r>.oc.<block> (an event's stream sequence >> 10, in hex): the
+//     outcome record of every delivery attempt, written asynchronously by the workers and purged
+//     with the events they describe (outcomes.go). When a quota is reached, the delivered history
+//     at the stream's front and its records are given up before an event is refused (giveup.go).
 //
 // A durable pull consumer named "deliver" on WHGW-EV-<r> feeds the workers. Several processes that
 // share one NATS cluster share the consumer and the stream, and so the queue and the dedup window;
