@@ -83,10 +83,15 @@ func TestEventHistoryAndReplay(t *testing.T) {
 	testkit.WaitFor(t, 10*time.Second, "the statuses", func() bool {
 		all = list("")
 		st := map[string]string{}
+		recorded := 0
 		for _, e := range all.Events {
 			st[e.Key] = e.Status
+			if e.Attempts > 0 {
+				recorded++
+			}
 		}
-		return st["idwise:h-ok3"] == "delivered" && st["idwise:h-dead"] == "dead"
+		// Every attempt's outcome record is written off the delivery path, a moment later.
+		return st["idwise:h-ok3"] == "delivered" && st["idwise:h-dead"] == "dead" && recorded == 5
 	})
 	var order, statuses []string
 	for _, e := range all.Events {
@@ -100,8 +105,10 @@ func TestEventHistoryAndReplay(t *testing.T) {
 	if e := all.Events[0]; e.ID != ids["h-ok1"] || e.Type == "" || e.ReceivedAt.IsZero() {
 		t.Fatalf("first event %+v, want id %s with a type and received_at", e, ids["h-ok1"])
 	}
-	if e := all.Events[3]; e.Attempts != 1 || e.LastStatus != http.StatusGone {
-		t.Fatalf("dead event %+v, want 1 attempt, last status 410", e)
+	for i, want := range []int{200, 200, 200, http.StatusGone, http.StatusServiceUnavailable} {
+		if e := all.Events[i]; e.Attempts != 1 || e.LastStatus != want {
+			t.Fatalf("event %d %+v, want 1 attempt, last status %d", i, e, want)
+		}
 	}
 	if p := list("?since=" + mid.Format(time.RFC3339Nano)); len(p.Events) != 3 || p.Events[0].Key != "idwise:h-ok3" {
 		t.Fatalf("since: %+v", p.Events)
@@ -132,15 +139,24 @@ func TestEventHistoryAndReplay(t *testing.T) {
 	}
 
 	var one struct {
-		ID      string              `json:"id"`
-		Key     string              `json:"key"`
-		Headers map[string][]string `json:"headers"`
-		Body    json.RawMessage     `json:"body"`
+		ID         string              `json:"id"`
+		Key        string              `json:"key"`
+		Headers    map[string][]string `json:"headers"`
+		Body       json.RawMessage     `json:"body"`
+		AttemptLog []struct {
+			N      int  `json:"n"`
+			Status int  `json:"status"`
+			Replay bool `json:"replay"`
+		} `json:"attempt_log"`
+		DeliveredAt *time.Time `json:"delivered_at"`
 	}
 	adminJSON(t, http.MethodGet, "/webhook_gateway/routes/hist/events/"+ids["h-ok2"], &one)
 	if one.Key != "idwise:h-ok2" || !strings.Contains(string(one.Body), `"h-ok2"`) ||
 		len(one.Headers["X-Vendor-Trace"]) != 1 || one.Headers["X-Vendor-Trace"][0] != "trace-h-ok2" {
 		t.Fatalf("one event: %+v body %s", one, one.Body)
+	}
+	if len(one.AttemptLog) != 1 || one.AttemptLog[0].N != 1 || one.AttemptLog[0].Status != 200 || one.AttemptLog[0].Replay || one.DeliveredAt == nil {
+		t.Fatalf("one event's attempts %+v, delivered at %v", one.AttemptLog, one.DeliveredAt)
 	}
 	if code := adminStatus(t, http.MethodGet, "/webhook_gateway/routes/hist/events/01ARZ3NDEKTSV4RRFFQ69G5FAV"); code != http.StatusNotFound {
 		t.Fatalf("unknown event: status %d, want 404", code)
