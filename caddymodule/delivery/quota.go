@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -46,6 +47,7 @@ type quota struct {
 	storeUsed    int64
 	storeSampled time.Time
 	storeProbing bool
+	storeMax     atomic.Int64 // storeLimit: 0 not read yet, -1 none
 }
 
 // Usage is the bytes the route holds in the store against its quota (see usage.bytes).
@@ -149,10 +151,7 @@ func (q *quota) reserve(size, limit int64) bool {
 // past storeHard the event is refused with ErrQueueFull. Without an embedded server (a cluster
 // sets its own limits) it admits everything.
 func (r *Queue) admitStore(ctx context.Context, size int64) error {
-	if r.s.ns == nil {
-		return nil
-	}
-	limit := r.s.ns.JetStreamConfig().MaxStore
+	limit := r.storeLimit()
 	if limit <= 0 {
 		return nil
 	}
@@ -192,6 +191,22 @@ func (r *Queue) admitStore(ctx context.Context, size int64) error {
 	}
 	q.storeUsed += size
 	return nil
+}
+
+// storeLimit is the embedded server's storage limit (fixed when it starts), 0 without one. It
+// is read once: the request path does not ask the server for its config every time.
+func (r *Queue) storeLimit() int64 {
+	if v := r.quota.storeMax.Load(); v != 0 {
+		return max(v, 0)
+	}
+	limit := int64(-1)
+	if r.s.ns != nil {
+		if c := r.s.ns.JetStreamConfig(); c != nil && c.MaxStore > 0 {
+			limit = c.MaxStore
+		}
+	}
+	r.quota.storeMax.Store(limit)
+	return max(limit, 0)
 }
 
 // sampleStore reads the store's use (the account's file storage), bounded by quotaSampleTimeout.
