@@ -170,9 +170,10 @@ type ForwardConfig struct {
 	DeadLetterOn []int `json:"dead_letter_on,omitempty" validate:"dive,gte=100,lte=599"`
 	// HeaderUp adds headers to each forwarded request. Values may use {env.*}.
 	HeaderUp map[string]string `json:"header_up,omitempty"`
-	// MaxQueue is this route's share of the store, in bytes: what it keeps there (undelivered
-	// events, dead letters and the dedup records of its window). When it is reached the route
-	// answers 503 with Retry-After, and other routes are unaffected. Default: 1 GiB.
+	// MaxQueue is this route's share of the store, in bytes: all it keeps there (undelivered
+	// events, history, dedup records, outcome records, dead letters). When it is reached the
+	// oldest delivered history is given up first; with none left the route answers 503 with
+	// Retry-After, and other routes are unaffected. Default: 1 GiB.
 	MaxQueue int64 `json:"max_queue,omitempty" validate:"gte=0"`
 	// Sign, when set, signs forwarded requests with the Standard Webhooks scheme
 	// (webhook-id, webhook-timestamp, webhook-signature) under this secret
