@@ -362,7 +362,8 @@ func (r *Queue) Event(ctx context.Context, id string) (EventDetail, error) {
 	}
 	recs, err := r.outcomesOf(ctx, map[uint64]string{m.Sequence: info.ID})
 	if err != nil {
-		return EventDetail{}, err
+		// The event is there; only its attempts cannot be shown.
+		r.logger().Warn("outcome records not read for an event", zap.String("route", r.route), zap.String("id", id), zap.Error(err))
 	}
 	applyOutcomes(&info, recs[m.Sequence])
 	d := EventDetail{EventInfo: info, ContentType: ev.ContentType, Header: ev.Header, Body: ev.Body}

@@ -156,6 +156,9 @@ func TestOutcomeLossNeverFailsDelivery(t *testing.T) {
 			t.Fatalf("%s without records: %+v", id, e)
 		}
 	}
+	if d, err := r.Event(testCtx(t), "LA"); err != nil || len(d.AttemptLog) != 0 || d.DeliveredAt != nil || string(d.Body) != `{"id":"LA"}` {
+		t.Fatalf("one event without records: %+v err=%v", d, err)
+	}
 }
 
 // TestReplayDeadEventRemovesDeadLetter: replaying a dead event from the history, by ID or by
