@@ -38,9 +38,16 @@ func TestDiskCostPerEvent(t *testing.T) {
 		}
 		waitFor(t, 60*time.Second, "every delivery", func() bool { return up.count() >= upTarget(size, n) })
 		settled(t, r, 30*time.Second)
+		// Records are written in batches, a message per block: wait until the writer is idle.
+		var last uint64
 		waitFor(t, 10*time.Second, "every outcome record", func() bool {
+			time.Sleep(200 * time.Millisecond)
 			oc, err := r.oc.Info(testCtx(t))
-			return err == nil && oc.State.Msgs-oc0.State.Msgs == n
+			if err != nil || oc.State.Bytes == last || len(r.outw.ch) > 0 {
+				return err == nil && oc.State.Bytes == last && last > oc0.State.Bytes
+			}
+			last = oc.State.Bytes
+			return false
 		})
 		ev1, _ := r.ev.Info(testCtx(t))
 		oc1, _ := r.oc.Info(testCtx(t))
@@ -52,8 +59,8 @@ func TestDiskCostPerEvent(t *testing.T) {
 			t.Fatalf("body %d B: event %.0f B, record %.0f B", size, evB, ocB)
 		}
 		perDay := func(b float64) float64 { return b * 50 * 86400 / 1e9 }
-		t.Logf("body %d B: event %.0f B, outcome record %.0f B (stream bytes); files %.0f B per event; at 50 events/s %.1f GB per day (files %.1f GB)",
-			size, evB, ocB, diskB, perDay(evB+ocB), perDay(diskB))
+		t.Logf("body %d B: event %.0f B, outcome record %.0f B (%d records in %d messages; stream bytes); files %.0f B per event; at 50 events/s %.1f GB per day (files %.1f GB)",
+			size, evB, ocB, n, oc1.State.Msgs-oc0.State.Msgs, diskB, perDay(evB+ocB), perDay(diskB))
 	}
 }
 

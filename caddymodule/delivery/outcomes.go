@@ -39,9 +39,9 @@ const (
 	maxOutcomeError  = 256             // bytes of error text a record keeps
 	maxOutcomeBlocks = 8               // blocks one history page reads (1024 events each)
 	maxAttemptLog    = 1000            // records one event's detail shows at most (the last ones)
-	// outcomeRecordMin is less than the smallest stored record; the outcome stream keeps at most
-	// max_queue / outcomeRecordMin records, so that it stays bounded even if the janitor could
-	// not purge it.
+	// outcomeRecordMin is less than the smallest stored message (one record); the outcome stream
+	// keeps at most max_queue / outcomeRecordMin messages, so that it stays bounded even if the
+	// janitor could not purge it.
 	outcomeRecordMin  = 128
 	minOutcomeRecords = 100_000
 )
@@ -229,41 +229,54 @@ func (r *Queue) flushOutcomes(w *outcomeWriter, batch []outcomeRecord) {
 	}
 }
 
-// writeOutcomes publishes a batch of records and waits, at most outcomeWait, for the store's
-// acks. A record the store did not take is lost (counted): it is never retried in the
-// delivery's place.
+// writeOutcomes publishes a batch of records, one message per block (a JSON array of that
+// block's records: under load one store write carries many attempts), and waits, at most
+// outcomeWait, for the store's acks. A record the store did not take is lost (counted): it is
+// never retried in the delivery's place.
 func (r *Queue) writeOutcomes(w *outcomeWriter, batch []outcomeRecord) {
 	r.fitOutcomeLimit(w)
-	futures := make([]jetstream.PubAckFuture, 0, len(batch))
+	type group struct {
+		subject string
+		recs    []outcomeRecord
+		future  jetstream.PubAckFuture
+	}
+	var groups []*group
+	for _, rec := range batch {
+		subj := r.outcomeSubject(rec.Seq)
+		i := slices.IndexFunc(groups, func(g *group) bool { return g.subject == subj })
+		if i < 0 {
+			groups = append(groups, &group{subject: subj})
+			i = len(groups) - 1
+		}
+		groups[i].recs = append(groups[i].recs, rec)
+	}
 	lost := 0
 	var lastErr error
-	for i := range batch {
-		data, err := json.Marshal(&batch[i])
+	for _, g := range groups {
+		data, err := json.Marshal(g.recs)
 		if err == nil {
-			var f jetstream.PubAckFuture
-			f, err = r.s.js.PublishMsgAsync(&nats.Msg{Subject: r.outcomeSubject(batch[i].Seq), Data: data})
-			if err == nil {
-				futures = append(futures, f)
-				continue
-			}
+			g.future, err = r.s.js.PublishMsgAsync(&nats.Msg{Subject: g.subject, Data: data})
 		}
-		lost++
-		lastErr = err
+		if err != nil {
+			lost += len(g.recs)
+			lastErr = err
+		}
 	}
 	timer := time.NewTimer(outcomeWait)
 	defer timer.Stop()
-	for i, f := range futures {
+	for _, g := range groups {
+		if g.future == nil {
+			continue
+		}
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			lost++
+		case <-g.future.Ok():
+			continue
+		case err := <-g.future.Err():
 			lastErr = err
 		case <-timer.C:
-			lost += len(futures) - i
 			lastErr = errors.New("no ack from the store in time")
-			r.outcomesLost(lost, lastErr)
-			return
 		}
+		lost += len(g.recs)
 	}
 	if lost > 0 {
 		r.outcomesLost(lost, lastErr)
@@ -330,12 +343,14 @@ func (r *Queue) outcomesOf(ctx context.Context, events map[uint64]string) (map[u
 			if md, err := msg.Metadata(); err == nil {
 				left = md.NumPending
 			}
-			var rec outcomeRecord
-			if json.Unmarshal(msg.Data(), &rec) != nil {
+			var recs []outcomeRecord
+			if json.Unmarshal(msg.Data(), &recs) != nil {
 				continue
 			}
-			if id, ok := events[rec.Seq]; ok && id == rec.ID {
-				out[rec.Seq] = append(out[rec.Seq], rec)
+			for _, rec := range recs {
+				if id, ok := events[rec.Seq]; ok && id == rec.ID {
+					out[rec.Seq] = append(out[rec.Seq], rec)
+				}
 			}
 			if left == 0 {
 				break
