@@ -264,16 +264,22 @@ func (r *Queue) writeOutcomes(w *outcomeWriter, batch []outcomeRecord) {
 	}
 	timer := time.NewTimer(outcomeWait)
 	defer timer.Stop()
+	expired := false
 	for _, g := range groups {
 		if g.future == nil {
 			continue
 		}
-		select {
-		case <-g.future.Ok():
-			continue
-		case err := <-g.future.Err():
-			lastErr = err
-		case <-timer.C:
+		if !expired {
+			select {
+			case <-g.future.Ok():
+				continue
+			case err := <-g.future.Err():
+				lastErr = err
+			case <-timer.C:
+				expired = true
+			}
+		}
+		if expired {
 			lastErr = errors.New("no ack from the store in time")
 		}
 		lost += len(g.recs)
