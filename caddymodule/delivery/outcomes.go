@@ -262,24 +262,23 @@ func (r *Queue) writeOutcomes(w *outcomeWriter, batch []outcomeRecord) {
 			lastErr = err
 		}
 	}
-	timer := time.NewTimer(outcomeWait)
-	defer timer.Stop()
-	expired := false
+	ctx, cancel := context.WithTimeout(context.Background(), outcomeWait)
+	defer cancel()
 	for _, g := range groups {
 		if g.future == nil {
 			continue
 		}
-		if !expired {
+		select {
+		case <-g.future.Ok():
+			continue
+		case err := <-g.future.Err():
+			lastErr = err
+		case <-ctx.Done():
 			select {
 			case <-g.future.Ok():
 				continue
-			case err := <-g.future.Err():
-				lastErr = err
-			case <-timer.C:
-				expired = true
+			default:
 			}
-		}
-		if expired {
 			lastErr = errors.New("no ack from the store in time")
 		}
 		lost += len(g.recs)
