@@ -48,6 +48,8 @@ type quota struct {
 	storeSampled time.Time
 	storeProbing bool
 	storeMax     atomic.Int64 // storeLimit: 0 not read yet, -1 none
+	// The last give-ups, for the route's quota and for the store's.
+	routeGiveUp, storeGiveUp giveUpTry
 }
 
 // Usage is the bytes the route holds in the store against its quota (see usage.bytes).
@@ -98,6 +100,9 @@ func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	if q.reserve(size, limit) {
 		return nil
 	}
+	if q.nothingToGiveUp(&q.routeGiveUp, r.now()) {
+		return ErrQueueFull // a moment ago nothing was left to give up: no store work per refusal
+	}
 	q.mu.Lock()
 	q.probing = true
 	q.mu.Unlock()
@@ -108,9 +113,11 @@ func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	q.mu.Lock()
 	need := q.used + size - int64(float64(limit)*giveUpTo)
 	q.mu.Unlock()
-	if _, err := r.giveUpHistory(ctx, need); err != nil {
+	freed, err := r.giveUpHistory(ctx, need)
+	if err != nil {
 		r.logger().Warn("history not given up", zap.String("route", r.route), zap.Error(err))
 	}
+	q.gaveUp(&q.routeGiveUp, r.now(), freed)
 	q.mu.Lock()
 	q.probing = true
 	q.mu.Unlock()
@@ -133,6 +140,26 @@ func (r *Queue) sampleQuota(ctx context.Context) {
 		q.used, q.sampled = used, r.now()
 	}
 	q.mu.Unlock()
+}
+
+// giveUpTry is when history was last given up for a quota, and whether that freed anything.
+type giveUpTry struct {
+	at    time.Time
+	freed bool
+}
+
+// nothingToGiveUp reports whether a give-up less than quotaRefresh ago found nothing to free:
+// then a full quota refuses at once, without store work, until the next sample's worth of time.
+func (q *quota) nothingToGiveUp(t *giveUpTry, now time.Time) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return !t.freed && now.Sub(t.at) < quotaRefresh
+}
+
+func (q *quota) gaveUp(t *giveUpTry, now time.Time, freed int64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	*t = giveUpTry{at: now, freed: freed > 0}
 }
 
 // reserve adds size to the use if it stays within limit.
@@ -176,13 +203,16 @@ func (r *Queue) admitStore(ctx context.Context, size int64) error {
 	q.mu.Unlock()
 	r.giveUpMu.Lock()
 	defer r.giveUpMu.Unlock()
-	r.sampleStore(ctx)
-	q.mu.Lock()
-	used = q.storeUsed
-	q.mu.Unlock()
-	if used+size > high {
-		r.s.giveUpStoreHistory(ctx, used+size-int64(float64(limit)*storeTo))
+	if !q.nothingToGiveUp(&q.storeGiveUp, r.now()) {
 		r.sampleStore(ctx)
+		q.mu.Lock()
+		used = q.storeUsed
+		q.mu.Unlock()
+		if used+size > high {
+			freed := r.s.giveUpStoreHistory(ctx, used+size-int64(float64(limit)*storeTo))
+			q.gaveUp(&q.storeGiveUp, r.now(), freed)
+			r.sampleStore(ctx)
+		}
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
