@@ -151,7 +151,8 @@ func (r *Queue) eventStreamConfig() jetstream.StreamConfig {
 }
 
 // Close stops the route's workers (as Stop(0)), its key feed, its janitor and its outcome writer
-// (after it wrote the records still buffered, for at most 2s), and frees its key index. The route is of no use afterwards; the store keeps its queue and window.
+// (after it wrote the records still buffered, for at most 2s), and frees its key index. The
+// route is of no use afterwards; the store keeps its queue and window.
 func (r *Queue) Close() error {
 	err := r.Stop(0)
 	r.s.track(r, false)
