@@ -106,9 +106,9 @@ func (r *Queue) outcomeStreamConfig(maxMsgs int64) jetstream.StreamConfig {
 	}
 }
 
-// outcomeLimit is the number of records the outcome stream keeps at most under st: a record
-// per outcomeRecordMin bytes of the route's quota. A limit in bytes would reserve that much of
-// the store's max_store for the stream; a count reserves nothing.
+// outcomeLimit is the number of messages the outcome stream keeps at most under st: one per
+// outcomeRecordMin bytes of the route's quota. A limit in bytes would reserve that much of the
+// store's max_store for the stream; a count reserves nothing.
 func outcomeLimit(st *settings) int64 {
 	if st == nil || st.fwd == nil {
 		return minOutcomeRecords
