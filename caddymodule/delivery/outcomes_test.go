@@ -210,3 +210,39 @@ func TestReplayDeadEventRemovesDeadLetter(t *testing.T) {
 		t.Fatalf("a second range replay of the dead: n=%d err=%v, want none left", n, err)
 	}
 }
+
+// TestApplyOutcomes: only an event's own settling attempt makes it delivered above the ack
+// floor (a replay's success settles the copy), a dead event keeps its dead letter's figures, and
+// the listing shows the last attempt recorded.
+func TestApplyOutcomes(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	own := outcomeRecord{At: at, N: 2, Status: 200, Done: doneDelivered}
+	retry := outcomeRecord{At: at.Add(-time.Minute), N: 1, Status: 503}
+	replay := outcomeRecord{At: at.Add(time.Minute), N: 1, Status: 200, Replay: true, Done: doneDelivered}
+	for _, tc := range []struct {
+		name   string
+		in     EventInfo
+		recs   []outcomeRecord
+		status string
+		n, st  int
+	}{
+		{"own success above the floor", EventInfo{Status: StatusPending}, []outcomeRecord{retry, own}, StatusDelivered, 2, 200},
+		{"only a replay succeeded", EventInfo{Status: StatusPending}, []outcomeRecord{retry, replay}, StatusPending, 1, 200},
+		{"retrying", EventInfo{Status: StatusPending}, []outcomeRecord{retry}, StatusPending, 1, 503},
+		{"dead keeps its dead letter's figures", EventInfo{Status: StatusDead, Attempts: 20, LastStatus: 500}, []outcomeRecord{retry}, StatusDead, 20, 500},
+		{"no records", EventInfo{Status: StatusDelivered}, nil, StatusDelivered, 0, 0},
+	} {
+		info := tc.in
+		applyOutcomes(&info, tc.recs)
+		if info.Status != tc.status || info.Attempts != tc.n || info.LastStatus != tc.st {
+			t.Errorf("%s: %+v, want %s, %d attempts, last %d", tc.name, info, tc.status, tc.n, tc.st)
+		}
+	}
+	log, delivered := attemptLog([]outcomeRecord{retry, own, replay})
+	if len(log) != 3 || delivered == nil || !delivered.Equal(own.At) || !log[2].Replay {
+		t.Fatalf("attempt log %+v, delivered at %v", log, delivered)
+	}
+	if !mayBecome(StatusPending, StatusDelivered) || mayBecome(StatusDelivered, StatusPending) || mayBecome(StatusDead, StatusDelivered) {
+		t.Fatal("mayBecome")
+	}
+}
