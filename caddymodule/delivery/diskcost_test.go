@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestDiskCostPerEvent measures what a delivered event kept as history costs on the embedded
@@ -20,7 +22,7 @@ func TestDiskCostPerEvent(t *testing.T) {
 	}
 	dir := t.TempDir()
 	s := openStore(t, dir)
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	r := newRoute(t, s, QueueConfig{Name: "diskcost", DedupWindow: time.Hour, Forward: policy(up.URL)})
 	r.Start()
 	const n = 2000
@@ -36,11 +38,11 @@ func TestDiskCostPerEvent(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, 60*time.Second, "every delivery", func() bool { return up.count() >= upTarget(size, n) })
+		testkit.WaitFor(t, 60*time.Second, "every delivery", func() bool { return up.Count() >= upTarget(size, n) })
 		settled(t, r, 30*time.Second)
 		// Records are written in batches, a message per block: wait until the writer is idle.
 		var last uint64
-		waitFor(t, 10*time.Second, "every outcome record", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "every outcome record", func() bool {
 			time.Sleep(200 * time.Millisecond)
 			oc, err := r.oc.Info(testCtx(t))
 			if err != nil || oc.State.Bytes == last || len(r.outw.ch) > 0 {

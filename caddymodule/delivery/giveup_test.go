@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 	"go.uber.org/zap"
 )
 
@@ -19,19 +19,11 @@ func paddedEvent(id string, size int) *Event {
 	return ev
 }
 
-// switchable is an application that can be taken down: it then answers 503 with a Retry-After
-// of an hour, so that its events wait in the queue.
-func switchable(t *testing.T) (*upstream, *atomic.Bool) {
-	var down atomic.Bool
-	up := newUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int) {
-		if down.Load() {
-			w.Header().Set("Retry-After", "3600")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	})
-	return up, &down
+// retryLater is an application that is down for an hour: it answers 503 with a Retry-After of
+// an hour, so that its events wait in the queue.
+func retryLater(w http.ResponseWriter, _ *http.Request, _ int) {
+	w.Header().Set("Retry-After", "3600")
+	w.WriteHeader(http.StatusServiceUnavailable)
 }
 
 // fillHistoryThenQueue runs the two halves of the give-up tests on r: with the application up,
@@ -39,13 +31,13 @@ func switchable(t *testing.T) (*upstream, *atomic.Bool) {
 // to far more than the limit, and the oldest history is gone; then, with it down, events are
 // accepted until ErrQueueFull, and every one of those is still queued. It returns how many
 // were accepted while the application was down.
-func fillHistoryThenQueue(t *testing.T, r *Queue, up *upstream, down *atomic.Bool, n, size int) int {
+func fillHistoryThenQueue(t *testing.T, r *Queue, up *testkit.Upstream, n, size int) int {
 	t.Helper()
 	for i := range n {
 		if dup, err := r.Accept(testCtx(t), fmt.Sprintf("k%04d", i), paddedEvent(fmt.Sprintf("H%04d", i), size)); err != nil || dup {
 			t.Fatalf("event %d with the application up: dup=%v err=%v", i, dup, err)
 		}
-		waitFor(t, 10*time.Second, "its delivery", func() bool { return up.count() == i+1 })
+		testkit.WaitFor(t, 10*time.Second, "its delivery", func() bool { return up.Count() == i+1 })
 	}
 	settled(t, r, 10*time.Second)
 	info, err := r.ev.Info(testCtx(t))
@@ -61,7 +53,7 @@ func fillHistoryThenQueue(t *testing.T, r *Queue, up *upstream, down *atomic.Boo
 	}
 	t.Logf("after %d delivered events: the history starts at seq %d, %d bytes stored", n, info.State.FirstSeq, info.State.Bytes)
 
-	down.Store(true)
+	up.SetRespond(retryLater)
 	var queued []string
 	for i := range 10 * n {
 		id := fmt.Sprintf("Q%04d", i)
@@ -75,7 +67,7 @@ func fillHistoryThenQueue(t *testing.T, r *Queue, up *upstream, down *atomic.Boo
 		t.Fatalf("with the application down: %v after %d events, want ErrQueueFull after some", err, len(queued))
 	}
 	// The consumer's counts may lag an attempt that has just been made by a moment.
-	waitFor(t, 5*time.Second, fmt.Sprintf("all %d undelivered events counted pending", len(queued)), func() bool {
+	testkit.WaitFor(t, 5*time.Second, fmt.Sprintf("all %d undelivered events counted pending", len(queued)), func() bool {
 		st, err := r.Stats(testCtx(t))
 		return err == nil && st.Pending == uint64(len(queued))
 	})
@@ -90,13 +82,13 @@ func fillHistoryThenQueue(t *testing.T, r *Queue, up *upstream, down *atomic.Boo
 // given up, oldest first, before an event is refused; undelivered events never are.
 func TestHistoryGivenUpFirst(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up, down := switchable(t)
+	up := testkit.NewUpstream(t, nil)
 	p := policy(up.URL)
 	p.MaxQueue = 32 << 10
 	p.BackoffMax = time.Hour
 	r := newRoute(t, s, QueueConfig{Name: "giveup", DedupWindow: time.Hour, Forward: p})
 	r.Start()
-	queued := fillHistoryThenQueue(t, r, up, down, 150, 600)
+	queued := fillHistoryThenQueue(t, r, up, 150, 600)
 	st, err := r.Stats(testCtx(t))
 	// The quota is checked before each write, against a sample plus estimates, and the outcome
 	// records of the attempts made since come on top: it can be passed by a little, not more.
@@ -115,12 +107,12 @@ func TestStoreHistoryGivenUpFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	up, down := switchable(t)
+	up := testkit.NewUpstream(t, nil)
 	p := policy(up.URL)
 	p.BackoffMax = time.Hour
 	r := newRoute(t, s, QueueConfig{Name: "storefull", DedupWindow: time.Hour, Forward: p})
 	r.Start()
-	queued := fillHistoryThenQueue(t, r, up, down, 400, 16<<10)
+	queued := fillHistoryThenQueue(t, r, up, 400, 16<<10)
 	info, err := s.js.AccountInfo(testCtx(t))
 	if err != nil || info.Store > maxStore {
 		t.Fatalf("store use %d of %d (err %v)", info.Store, maxStore, err)

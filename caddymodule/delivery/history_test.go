@@ -170,7 +170,7 @@ func TestHistoryRetainNone(t *testing.T) {
 		}
 		// The consumer may count an event pending a moment after it was stored: wait for the
 		// delivery itself, not only for an empty queue.
-		waitFor(t, 10*time.Second, "the delivery", func() bool {
+		testkit.WaitFor(t, 10*time.Second, "the delivery", func() bool {
 			got, _, err := r.Events(testCtx(t), EventQuery{Status: StatusDelivered})
 			return err == nil && len(got) == 1
 		})

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // BenchmarkDeliverOutcomes measures deliveries per second of a route whose application answers
@@ -15,7 +17,7 @@ func BenchmarkDeliverOutcomes(b *testing.B) {
 	for _, records := range []bool{true, false} {
 		b.Run(fmt.Sprintf("records=%v", records), func(b *testing.B) {
 			s := openStore(b, b.TempDir())
-			up := newUpstream(b, status(http.StatusOK))
+			up := testkit.NewUpstream(b, testkit.Status(http.StatusOK))
 			r := newRoute(b, s, QueueConfig{Name: "benchdeliver", DedupWindow: time.Hour, Forward: policy(up.URL)})
 			w := r.outw
 			if !records {
@@ -30,7 +32,7 @@ func BenchmarkDeliverOutcomes(b *testing.B) {
 			b.ResetTimer()
 			start := time.Now()
 			r.Start()
-			waitFor(b, 5*time.Minute, "every delivery", func() bool { return up.count() >= b.N })
+			testkit.WaitFor(b, 5*time.Minute, "every delivery", func() bool { return up.Count() >= b.N })
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 			b.StopTimer()
 			_ = r.Stop(time.Second)

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // listAll lists the route's whole history as id -> info.
@@ -30,7 +32,7 @@ func listAll(t *testing.T, r *Queue, q EventQuery) map[string]EventInfo {
 func TestOutcomeRecords(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	var retries atomic.Int32
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		id := r.Header.Get(HeaderID)
 		switch {
 		case r.Header.Get(HeaderReplay) != "":
@@ -54,9 +56,9 @@ func TestOutcomeRecords(t *testing.T) {
 			t.Fatalf("accept %s: dup=%v err=%v", id, dup, err)
 		}
 	}
-	waitFor(t, 10*time.Second, "five attempts", func() bool { return up.count() == 5 })
+	testkit.WaitFor(t, 10*time.Second, "five attempts", func() bool { return up.Count() == 5 })
 	var got map[string]EventInfo
-	waitFor(t, 10*time.Second, "the records of the delivered events", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the records of the delivered events", func() bool {
 		got = listAll(t, r, EventQuery{})
 		return got["RETRY"].Status == StatusDelivered && got["OK"].Status == StatusDelivered
 	})
@@ -103,7 +105,7 @@ func TestOutcomeRecords(t *testing.T) {
 	if err := r.ReplayEvent(testCtx(t), "RETRY"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "the replay's record", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the replay's record", func() bool {
 		d, err = r.Event(testCtx(t), "RETRY")
 		return err == nil && len(d.AttemptLog) == 4
 	})
@@ -128,7 +130,7 @@ func (o *lossRecorder) OutcomeLost(_ string, n int) { o.lost.Add(int64(n)) }
 // counted, while every event is still delivered once and the history still lists them.
 func TestOutcomeLossNeverFailsDelivery(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, status(http.StatusOK))
+	up := testkit.NewUpstream(t, testkit.Status(http.StatusOK))
 	obs := &lossRecorder{}
 	r := newRoute(t, s, QueueConfig{Name: "lossy", DedupWindow: time.Hour, Forward: policy(up.URL), Observer: obs})
 	if err := s.js.DeleteStream(testCtx(t), r.ocStream); err != nil {
@@ -143,9 +145,9 @@ func TestOutcomeLossNeverFailsDelivery(t *testing.T) {
 		}
 	}
 	settled(t, r, 10*time.Second)
-	waitFor(t, 10*time.Second, "the lost records to be counted", func() bool { return obs.lost.Load() == n })
-	if up.count() != n || obs.get(ResultSuccess) != n {
-		t.Fatalf("%d deliveries, %d successes, want %d", up.count(), obs.get(ResultSuccess), n)
+	testkit.WaitFor(t, 10*time.Second, "the lost records to be counted", func() bool { return obs.lost.Load() == n })
+	if up.Count() != n || obs.get(ResultSuccess) != n {
+		t.Fatalf("%d deliveries, %d successes, want %d", up.Count(), obs.get(ResultSuccess), n)
 	}
 	got := listAll(t, r, EventQuery{})
 	if len(got) != n {
@@ -166,7 +168,7 @@ func TestOutcomeLossNeverFailsDelivery(t *testing.T) {
 // does: the event is no longer listed dead, and its replay is delivered once.
 func TestReplayDeadEventRemovesDeadLetter(t *testing.T) {
 	s := openStore(t, t.TempDir())
-	up := newUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+	up := testkit.NewUpstream(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		if r.Header.Get(HeaderReplay) == "" {
 			w.WriteHeader(http.StatusGone)
 			return
@@ -182,7 +184,7 @@ func TestReplayDeadEventRemovesDeadLetter(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 10*time.Second, "two dead letters", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "two dead letters", func() bool {
 		st, err := r.Stats(testCtx(t))
 		return err == nil && st.Dead == 2 && st.Pending == 0
 	})
@@ -192,12 +194,12 @@ func TestReplayDeadEventRemovesDeadLetter(t *testing.T) {
 	if n, err := r.ReplayRange(testCtx(t), time.Time{}, time.Time{}, StatusDead); err != nil || n != 1 {
 		t.Fatalf("range replay of the dead: n=%d err=%v, want the one left", n, err)
 	}
-	waitFor(t, 10*time.Second, "both replays delivered", func() bool { return up.count() == 4 })
+	testkit.WaitFor(t, 10*time.Second, "both replays delivered", func() bool { return up.Count() == 4 })
 	settled(t, r, 10*time.Second)
 	if st, err := r.Stats(testCtx(t)); err != nil || st.Dead != 0 {
 		t.Fatalf("dead letters after the replays: %+v err=%v", st, err)
 	}
-	waitFor(t, 10*time.Second, "the replays' records", func() bool {
+	testkit.WaitFor(t, 10*time.Second, "the replays' records", func() bool {
 		got := listAll(t, r, EventQuery{})
 		return got["D1"].Status == StatusDelivered && got["D2"].Status == StatusDelivered &&
 			got["D1"].LastStatus == 200 && got["D2"].LastStatus == 200

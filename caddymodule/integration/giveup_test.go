@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/internal/testkit"
 )
 
 // TestHistoryGivenUpUnderQuota: a route's delivered history counts against its max_queue and
@@ -15,23 +17,9 @@ import (
 // undelivered events fill the quota, the next one is answered 503 queue_full, and none of the
 // undelivered was purged: all are listed pending and delivered once when the application is back.
 func TestHistoryGivenUpUnderQuota(t *testing.T) {
-	if testing.Short() {
-		t.Skip("integration test: runs without -short")
-	}
-	app := newSwitchableApp(t)
-	app.up(t)
-	startCaddy(t, storeOption(t), fmt.Sprintf(site+` {
-	webhook_gateway {
-		name giveup
-		vendor idwise
-		auth none
-		forward http://%s/events {
-			max_queue 64KB
-			backoff 1s 2s
-		}
-	}
-}
-`, app.addr))
+	app := testkit.NewUpstream(t, nil)
+	startRoute(t, "name giveup", "vendor idwise", "auth none",
+		"forward "+app.URL+"/events {", "\tmax_queue 64KB", "\tbackoff 1s 2s", "}")
 	pad := strings.Repeat("x", 400) // about 1 KB per stored event
 	send := func(id string) (*http.Response, []byte) {
 		t.Helper()
@@ -47,7 +35,9 @@ func TestHistoryGivenUpUnderQuota(t *testing.T) {
 		}
 		delivered = append(delivered, "idwise:"+id)
 		if i%10 == 9 { // keep the undelivered well under the quota
-			waitFor(t, 10*time.Second, "the deliveries so far", func() bool { return len(app.deliveries()) == len(delivered) })
+			testkit.WaitFor(t, 10*time.Second, "the deliveries so far", func() bool {
+				return len(app.Delivered("X-Webhook-Idempotency-Key")) == len(delivered)
+			})
 		}
 	}
 	var page historyPage
@@ -66,7 +56,7 @@ func TestHistoryGivenUpUnderQuota(t *testing.T) {
 		t.Fatalf("re-send of a given-up event: %d, duplicate %q", resp.StatusCode, resp.Header.Get("X-Webhook-Duplicate"))
 	}
 
-	app.down()
+	app.Down()
 	var queued []string
 	full := false
 	for i := range 2000 {
@@ -99,6 +89,6 @@ func TestHistoryGivenUpUnderQuota(t *testing.T) {
 	}
 	t.Logf("%d events queued with the application down before queue_full; stats %+v", len(queued), st)
 
-	app.up(t)
+	app.Up()
 	expectExactlyOnce(t, app, append(delivered, queued...), 60*time.Second)
 }
