@@ -18,6 +18,8 @@
 //   - forward_test.go: TestForwardAckIndependentOfApp, TestForwardedRequest,
 //     TestDeadLetterAndReplay, TestQuarantine, TestReloadKeepsQueueAndDedup,
 //     TestStoreUnavailable, TestMetrics, TestBodyOverStoreLimit.
+//   - giveup_test.go: TestHistoryGivenUpUnderQuota (history is given up before
+//     queue_full; undelivered events never are).
 //   - gate_test.go: TestGateModeVendorPresets, TestGateModeChecks,
 //     TestGateModeDedup, TestKeyTemplateFallback,
 //     TestGateModeKeyWithControlCharacters, TestSchemaDetailsOnlyAfterAuth.
