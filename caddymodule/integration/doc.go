@@ -18,11 +18,11 @@
 //   - forward_test.go: TestForwardAckIndependentOfApp, TestForwardedRequest,
 //     TestDeadLetterAndReplay, TestQuarantine, TestReloadKeepsQueueAndDedup,
 //     TestStoreUnavailable, TestMetrics, TestBodyOverStoreLimit.
-//   - giveup_test.go: TestHistoryGivenUpUnderQuota (history is given up before
-//     queue_full; undelivered events never are).
 //   - gate_test.go: TestGateModeVendorPresets, TestGateModeChecks,
 //     TestGateModeDedup, TestKeyTemplateFallback,
 //     TestGateModeKeyWithControlCharacters, TestSchemaDetailsOnlyAfterAuth.
+//   - giveup_test.go: TestHistoryGivenUpUnderQuota (history is given up before
+//     queue_full; undelivered events never are).
 //   - hardening_test.go: TestTokenEndpointHardening, TestCompressedBodyRefused,
 //     TestGatewayHeadersStripped, TestSlowBodies, TestAllowIPsBehindAppendingProxy.
 //   - history_test.go: TestEventHistoryAndReplay, TestRetainNoneKeepsNoHistory.
