@@ -79,13 +79,7 @@ func (r *Queue) admit(ctx context.Context, st *settings, n int) error {
 
 func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	q := &r.quota
-	q.mu.Lock()
-	stale := r.now().Sub(q.sampled) >= quotaRefresh && !q.probing
-	if stale {
-		q.probing = true
-	}
-	q.mu.Unlock()
-	if stale {
+	if q.due(r.now(), &q.sampled, &q.probing) {
 		// A failed sample keeps the last figure: the quota is no reason to refuse an event the
 		// store may well take (when in doubt, keep the event); the publish decides.
 		r.sampleQuota(ctx)
@@ -183,13 +177,7 @@ func (r *Queue) admitStore(ctx context.Context, size int64) error {
 		return nil
 	}
 	q := &r.quota
-	q.mu.Lock()
-	stale := r.now().Sub(q.storeSampled) >= quotaRefresh && !q.storeProbing
-	if stale {
-		q.storeProbing = true
-	}
-	q.mu.Unlock()
-	if stale {
+	if q.due(r.now(), &q.storeSampled, &q.storeProbing) {
 		r.sampleStore(ctx)
 	}
 	high := int64(float64(limit) * storeHigh)
@@ -263,4 +251,16 @@ func (r *Queue) QuotaUse() (used, limit int64) {
 		limit = st.fwd.MaxQueue
 	}
 	return used, limit
+}
+
+// due reports whether the figure sampled at *at is stale, and if so claims its refresh
+// (*probing), so that one request at a time reads the store while the others use the last figure.
+func (q *quota) due(now time.Time, at *time.Time, probing *bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if now.Sub(*at) < quotaRefresh || *probing {
+		return false
+	}
+	*probing = true
+	return true
 }

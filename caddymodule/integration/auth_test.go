@@ -12,7 +12,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
-	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -204,20 +204,9 @@ type tokenAnswer struct {
 // requestToken POSTs a form to a token endpoint of the gateway.
 func requestToken(t *testing.T, path string, headers map[string]string, form url.Values) (*http.Response, tokenAnswer) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, gatewayBase+path, strings.NewReader(form.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := loopbackClient("127.0.0.1").Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	h := map[string]string{"Content-Type": "application/x-www-form-urlencoded"}
+	maps.Copy(h, headers)
+	resp, b := gatewayRequest(t, http.MethodPost, path, h, form.Encode())
 	var tr tokenAnswer
 	if err := json.Unmarshal(b, &tr); err != nil {
 		t.Fatalf("token endpoint answered %d with non-JSON %q", resp.StatusCode, b)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -512,30 +511,11 @@ func testConsoleBrowser(t *testing.T, app *testkit.Upstream, failing *atomic.Boo
 	t.Logf("%d requests, all to %s", len(urls), own.Host)
 }
 
-// consoleRequest calls a console endpoint with the given headers (no credentials unless given).
-func consoleRequest(t *testing.T, method, path string, headers map[string]string, body string) (*http.Response, []byte) {
-	t.Helper()
-	req, err := http.NewRequest(method, gatewayBase+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range headers {
-		req.Header.Set(k, v)
-	}
-	resp, err := loopbackClient("127.0.0.1").Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp, b
-}
-
 var operator = map[string]string{"Authorization": basicHeader(consoleUser, consolePass)}
 
 func consoleToken(t *testing.T) string {
 	t.Helper()
-	resp, b := consoleRequest(t, http.MethodGet, "/console/api/csrf", operator, "")
+	resp, b := gatewayRequest(t, http.MethodGet, "/console/api/csrf", operator, "")
 	var tok struct{ Token string }
 	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &tok) != nil || tok.Token == "" {
 		t.Fatalf("csrf token: %d %s", resp.StatusCode, b)
@@ -548,7 +528,7 @@ func consoleToken(t *testing.T) string {
 func testConsoleBasicAuth(t *testing.T, deadID string) {
 	token := consoleToken(t)
 	for _, p := range []string{"/console/", "/console/api/overview", "/console/app.js", "/ops/api/overview"} {
-		resp, b := consoleRequest(t, http.MethodGet, p, nil, "")
+		resp, b := gatewayRequest(t, http.MethodGet, p, nil, "")
 		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
 			t.Errorf("GET %s without credentials: %d, want 401 with WWW-Authenticate", p, resp.StatusCode)
 		}
@@ -556,7 +536,7 @@ func testConsoleBasicAuth(t *testing.T, deadID string) {
 			t.Errorf("GET %s without credentials reached the console", p)
 		}
 	}
-	resp, _ := consoleRequest(t, http.MethodDelete, "/console/api/routes/kyc_a/dead_letters/"+deadID,
+	resp, _ := gatewayRequest(t, http.MethodDelete, "/console/api/routes/kyc_a/dead_letters/"+deadID,
 		map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}, `{"csrf_token":"`+token+`"}`)
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("DELETE without credentials: %d, want 401", resp.StatusCode)
@@ -564,7 +544,7 @@ func testConsoleBasicAuth(t *testing.T, deadID string) {
 	if st := adminStatus(t, http.MethodGet, "/webhook_gateway/routes/kyc_a/dead_letters/"+deadID); st != http.StatusOK {
 		t.Errorf("the dead letter after a DELETE without credentials: %d, want it still there (200)", st)
 	}
-	resp, _ = consoleRequest(t, http.MethodGet, "/console/api/overview", map[string]string{"Authorization": basicHeader(consoleUser, "wrong")}, "")
+	resp, _ = gatewayRequest(t, http.MethodGet, "/console/api/overview", map[string]string{"Authorization": basicHeader(consoleUser, "wrong")}, "")
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("wrong password: %d, want 401", resp.StatusCode)
 	}
@@ -598,7 +578,7 @@ func testConsoleCSRF(t *testing.T, app *testkit.Upstream, deadID string) {
 	}
 	before := app.Count()
 	for _, c := range refused {
-		resp, b := consoleRequest(t, http.MethodPost, path, c.headers, c.body)
+		resp, b := gatewayRequest(t, http.MethodPost, path, c.headers, c.body)
 		var p problemBody
 		_ = json.Unmarshal(b, &p)
 		if resp.StatusCode != http.StatusForbidden || p.Code != c.code || resp.Header.Get("Content-Type") != "application/problem+json" {
@@ -613,11 +593,11 @@ func testConsoleCSRF(t *testing.T, app *testkit.Upstream, deadID string) {
 		t.Errorf("refused replays reached the application (%d requests)", n-before)
 	}
 	// A GET changes nothing, whatever its origin.
-	resp, _ := consoleRequest(t, http.MethodGet, path, with(map[string]string{"Origin": "http://evil.example"}), "")
+	resp, _ := gatewayRequest(t, http.MethodGet, path, with(map[string]string{"Origin": "http://evil.example"}), "")
 	if resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET of a replay endpoint: %d, want 405", resp.StatusCode)
 	}
-	resp, b := consoleRequest(t, http.MethodPost, path, with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), good)
+	resp, b := gatewayRequest(t, http.MethodPost, path, with(map[string]string{"Origin": gatewayBase, "Sec-Fetch-Site": "same-origin"}), good)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("same-origin replay with its token: %d %s (Cache-Control %q)", resp.StatusCode, b, resp.Header.Get("Cache-Control"))
 	}
@@ -628,23 +608,23 @@ func testConsoleCSRF(t *testing.T, app *testkit.Upstream, deadID string) {
 // the lists carry no body, one event's detail does.
 func testConsolePrefix(t *testing.T) {
 	for _, p := range []string{"/ops/api/routes/kyc_a/events", "/ops/api/routes/kyc_a/events?q=a-3", "/ops/api/routes/kyc_a/dead_letters", "/ops/api/overview"} {
-		resp, b := consoleRequest(t, http.MethodGet, p, operator, "")
+		resp, b := gatewayRequest(t, http.MethodGet, p, operator, "")
 		if resp.StatusCode != http.StatusOK || bytes.Contains(b, []byte(`"body"`)) || bytes.Contains(b, []byte("eventId")) {
 			t.Errorf("GET %s: %d, a list shows a body: %s", p, resp.StatusCode, b)
 		}
 	}
-	resp, b := consoleRequest(t, http.MethodGet, "/ops/", operator, "")
+	resp, b := gatewayRequest(t, http.MethodGet, "/ops/", operator, "")
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`src="app.js"`)) || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'self'") {
 		t.Errorf("GET /ops/: %d %q", resp.StatusCode, b)
 	}
-	resp, b = consoleRequest(t, http.MethodGet, "/ops/api/overview", operator, "")
+	resp, b = gatewayRequest(t, http.MethodGet, "/ops/api/overview", operator, "")
 	if resp.StatusCode != http.StatusOK || !bytes.Contains(b, []byte(`"name": "kyc_b"`)) {
 		t.Errorf("GET /ops/api/overview: %d %s", resp.StatusCode, b)
 	}
 	if bytes.Contains(b, []byte(kycASecret)) {
 		t.Errorf("the overview shows route kyc_a's secret")
 	}
-	resp, b = consoleRequest(t, http.MethodGet, "/ops/api/nothing", operator, "")
+	resp, b = gatewayRequest(t, http.MethodGet, "/ops/api/nothing", operator, "")
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" {
 		t.Errorf("GET /ops/api/nothing: %d %s, want a 404 problem", resp.StatusCode, b)
 	}

@@ -204,3 +204,23 @@ func expectProblem(t *testing.T, resp *http.Response, body []byte, status int, c
 	}
 	return p
 }
+
+// gatewayRequest sends one request to the test gateway with the given headers (no credentials
+// unless given) and returns the answer with its body read.
+func gatewayRequest(t *testing.T, method, path string, headers map[string]string, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, gatewayBase+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := loopbackClient("127.0.0.1").Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
