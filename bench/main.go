@@ -239,19 +239,28 @@ func prepare(ctx context.Context, o *options) (bin string, cleanup func(), err e
 	return bin, cleanup, nil
 }
 
+// prepareWithApp is prepare plus the benchmark's application (the in-process upstream); cleanup
+// stops both.
+func prepareWithApp(ctx context.Context, o *options) (bin string, up *upstream, cleanup func(), err error) {
+	bin, done, err := prepare(ctx, o)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	if up, err = startUpstream(); err != nil {
+		done()
+		return "", nil, nil, err
+	}
+	return bin, up, func() { up.close(); done() }, nil
+}
+
 // run executes the throughput benchmark, prints the table to w and writes
 // <out>/bench.json and <out>/bench.md. It fails when a configuration produced no 2xx.
 func run(ctx context.Context, o *options, w io.Writer) (*report, error) {
-	bin, cleanup, err := prepare(ctx, o)
+	bin, up, cleanup, err := prepareWithApp(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	up, err := startUpstream()
-	if err != nil {
-		return nil, err
-	}
-	defer up.close()
 	rp := &report{
 		Started: time.Now().UTC(), Machine: describeMachine(),
 		Settings: settings{Short: o.short, Concurrency: o.concurrency, DupShare: o.dup,

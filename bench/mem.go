@@ -84,16 +84,11 @@ type memResult struct {
 // o.keys events with distinct idempotency keys (small IDWise bodies), waits for the
 // deliveries to drain, and reports the gateway's resident memory.
 func runMemory(ctx context.Context, o *options) (*memResult, error) {
-	bin, cleanup, err := prepare(ctx, o)
+	bin, up, cleanup, err := prepareWithApp(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	defer cleanup()
-	up, err := startUpstream()
-	if err != nil {
-		return nil, err
-	}
-	defer up.close()
 	dir, err := os.MkdirTemp(o.work, "mem-")
 	if err != nil {
 		return nil, err
