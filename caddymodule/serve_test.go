@@ -346,7 +346,14 @@ func TestPipeline(t *testing.T) {
 	}
 
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) { runPipelineCase(t, tc) })
+		t.Run(tc.name, func(t *testing.T) {
+			// Each case has its own route, so the cases run in parallel; those that change the
+			// process-wide body budget (setup) run first, one at a time.
+			if tc.setup == nil {
+				t.Parallel()
+			}
+			runPipelineCase(t, tc)
+		})
 	}
 }
 
