@@ -163,37 +163,54 @@ func (a AdminAPI) serve(w http.ResponseWriter, r *http.Request) error {
 // serveDeadLetters lists one page of dead letters. The body stays a JSON
 // array; the next page's cursor is in X-Next-Cursor and a Link rel="next".
 func serveDeadLetters(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
+	page, err := deadLetterPageOf(ctx, r, rt)
+	if err != nil {
+		return err
+	}
+	if page.next > 0 {
+		c := strconv.FormatUint(page.next, 10)
+		w.Header().Set("X-Next-Cursor", c)
+		w.Header().Set("Link", fmt.Sprintf("<%sroutes/%s/dead_letters?limit=%d&cursor=%s>; rel=\"next\"", adminPrefix, rt.name, min(page.limit, 1000), c))
+	}
+	return writeJSON(w, page.list)
+}
+
+// deadLetterPage is one page of a route's dead letters, as the admin API and the console list it.
+type deadLetterPage struct {
+	list  []deadLetterView
+	next  uint64 // the cursor of the next page; 0 at the end
+	limit int
+}
+
+// deadLetterPageOf reads the page that ?limit= (default 100) and ?cursor= ask for.
+func deadLetterPageOf(ctx context.Context, r *http.Request, rt *routeState) (deadLetterPage, error) {
 	q := r.URL.Query()
-	limit := 100
+	page := deadLetterPage{limit: 100}
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n <= 0 {
-			return apiError(http.StatusBadRequest, "invalid limit")
+			return page, apiError(http.StatusBadRequest, "invalid limit")
 		}
-		limit = n
+		page.limit = n
 	}
 	var cursor uint64
 	if s := q.Get("cursor"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
-			return apiError(http.StatusBadRequest, "invalid cursor")
+			return page, apiError(http.StatusBadRequest, fmt.Sprintf("cursor %q: want the next cursor of a previous page", s))
 		}
 		cursor = n
 	}
-	list, next, err := rt.queue.DeadLetterPage(ctx, cursor, limit)
+	list, next, err := rt.queue.DeadLetterPage(ctx, cursor, page.limit)
 	if err != nil {
-		return apiError(http.StatusServiceUnavailable, err.Error())
+		return page, apiError(http.StatusServiceUnavailable, err.Error())
 	}
-	if next > 0 {
-		c := strconv.FormatUint(next, 10)
-		w.Header().Set("X-Next-Cursor", c)
-		w.Header().Set("Link", fmt.Sprintf("<%sroutes/%s/dead_letters?limit=%d&cursor=%s>; rel=\"next\"", adminPrefix, rt.name, min(limit, 1000), c))
-	}
-	out := make([]deadLetterView, 0, len(list))
+	page.next = next
+	page.list = make([]deadLetterView, 0, len(list))
 	for _, dl := range list {
-		out = append(out, newDeadLetterView(dl))
+		page.list = append(page.list, newDeadLetterView(dl))
 	}
-	return writeJSON(w, out)
+	return page, nil
 }
 
 // serveOrphan answers the requests about a name that no running route has.

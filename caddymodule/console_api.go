@@ -284,27 +284,16 @@ func consoleCount(ctx context.Context, w http.ResponseWriter, r *http.Request, r
 
 // consoleDeadLetters lists a page of dead letters: {"dead_letters": [...], "next_cursor": "…"}.
 func consoleDeadLetters(ctx context.Context, w http.ResponseWriter, r *http.Request, rt *routeState) error {
-	var cursor uint64
-	if s := r.URL.Query().Get("cursor"); s != "" {
-		n, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			return apiError(http.StatusBadRequest, fmt.Sprintf("cursor %q: want the next_cursor of a previous page", s))
-		}
-		cursor = n
-	}
-	list, next, err := rt.queue.DeadLetterPage(ctx, cursor, 100)
+	page, err := deadLetterPageOf(ctx, r, rt)
 	if err != nil {
-		return apiError(http.StatusServiceUnavailable, err.Error())
+		return err
 	}
 	out := struct {
 		DeadLetters []deadLetterView `json:"dead_letters"`
 		NextCursor  string           `json:"next_cursor,omitempty"`
-	}{DeadLetters: make([]deadLetterView, 0, len(list))}
-	for _, dl := range list {
-		out.DeadLetters = append(out.DeadLetters, newDeadLetterView(dl))
-	}
-	if next > 0 {
-		out.NextCursor = strconv.FormatUint(next, 10)
+	}{DeadLetters: page.list}
+	if page.next > 0 {
+		out.NextCursor = strconv.FormatUint(page.next, 10)
 	}
 	return writeJSON(w, out)
 }
