@@ -59,10 +59,6 @@ func findWrk(flag string) (string, error) {
 // with a new eventId (the idempotency key) per request, so that the gateway sees new
 // events, as it does from our generator.
 func wrkScripts(dir string) (fixed, unique string, err error) {
-	var nonce [4]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
-		return "", "", err
-	}
 	authz := "Basic " + base64.StdEncoding.EncodeToString([]byte(benchUser+":"+benchPassword))
 	common := fmt.Sprintf(`wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -78,22 +74,29 @@ end
 		return `{"event":"Finished Journey","body":{"eventId":"` + id + `","journeyId":"65f1c0de00000000000000aa","referenceNo":"840-2025-1","systemDecision":"Complete"}}`
 	}
 	fixedLua := common + fmt.Sprintf("wrk.body = %q\n", body("9d1c2f3e-0000-4000-8000-000000000001"))
-	// setup runs in the main Lua state once per thread; each thread counts its own
-	// requests, so (nonce, thread, counter) is unique. Both counter halves stay below
-	// 2^24, which string.format's %x handles on every Lua.
+	// setup runs in the main Lua state once per thread; init runs in each thread with the
+	// arguments after "--", where runWrk passes a fresh random run id per invocation (the
+	// benchmark runs wrk once per slice, and every slice restarts the counters). Each
+	// thread counts its own requests, so (run, thread, counter) is unique across the whole
+	// benchmark. Both counter halves stay below 2^24, which string.format's %x handles on
+	// every Lua.
 	prefix, suffix, _ := strings.Cut(body("ID"), "ID")
 	uniqueLua := common + fmt.Sprintf(`local threads = 0
 function setup(thread)
   thread:set("tid", threads)
   threads = threads + 1
 end
+local run = "00000000"
+function init(args)
+  if args[1] then run = args[1] end
+end
 local counter = 0
 function request()
   counter = counter + 1
-  local id = string.format("%s-%%04x-4000-8000-%%06x%%06x", tid, math.floor(counter / 16777216), counter %% 16777216)
+  local id = string.format("%%s-%%04x-4000-8000-%%06x%%06x", run, tid, math.floor(counter / 16777216), counter %% 16777216)
   return wrk.format(nil, nil, nil, %q .. id .. %q)
 end
-`, hex.EncodeToString(nonce[:]), prefix, suffix)
+`, prefix, suffix)
 	fixed, unique = filepath.Join(dir, "wrk-fixed.lua"), filepath.Join(dir, "wrk-unique.lua")
 	if err := os.WriteFile(fixed, []byte(fixedLua), 0o644); err != nil {
 		return "", "", err
@@ -109,7 +112,7 @@ func runWrk(ctx context.Context, bin, script, url string, conns int, d, timeout 
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(secs)*time.Second+timeout+30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, "-t", fmt.Sprint(threads), "-c", fmt.Sprint(conns), "-d", fmt.Sprintf("%ds", secs),
-		"--timeout", fmt.Sprintf("%ds", max(int(timeout/time.Second), 1)), "-s", script, url)
+		"--timeout", fmt.Sprintf("%ds", max(int(timeout/time.Second), 1)), "-s", script, url, "--", runID())
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
@@ -175,4 +178,11 @@ func combineWrk(parts []*wrkResult) *wrkResult {
 		r.CPUPer10k = r.CPUSeconds / float64(r.Requests) * 10000
 	}
 	return r
+}
+
+// runID is a fresh random 8-hex-digit prefix for the event ids of one wrk invocation.
+func runID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

@@ -53,7 +53,7 @@ func TestWrkScripts(t *testing.T) {
 	if !strings.Contains(f, "wrk.body = ") || strings.Contains(f, "function request(") {
 		t.Errorf("fixed script:\n%s", f)
 	}
-	if !strings.Contains(u, "function request(") || !strings.Contains(u, "counter = counter + 1") || !strings.Contains(u, `thread:set("tid"`) {
+	if !strings.Contains(u, "function request(") || !strings.Contains(u, "counter = counter + 1") || !strings.Contains(u, `thread:set("tid"`) || !strings.Contains(u, "function init(args)") {
 		t.Errorf("unique script:\n%s", u)
 	}
 }

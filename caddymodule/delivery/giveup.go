@@ -17,9 +17,10 @@ import (
 // queue_full) only when what is left is what the gateway must keep.
 //
 // The front may hold events of the dedup window. Their keys stay in every running gateway's key
-// index and in its snapshots, so a re-sent event is still answered as the duplicate it is; only a
-// restart that must replay the window from the stream forgets them (no snapshot, or one behind
-// the purge), and a vendor retry of one of those is then delivered again, never refused.
+// index and in its snapshots (a snapshot behind the purged front is still used), so a re-sent
+// event is still answered as the duplicate it is; only a restart without a snapshot, which must
+// replay the window from the stream, forgets them, and a vendor retry of one of those is then
+// delivered again, never refused.
 
 // Watermarks, in parts of the limit: history is given up down to giveUpTo when an event would
 // pass the limit, so that the next events do not each purge a little.

@@ -36,6 +36,10 @@ const (
 	stopCatchUp = 2 * time.Second
 )
 
+// indexMaxKeys bounds each route's key index (keyindex.Config.MaxKeys). 0, the default,
+// leaves it unbounded; tests lower it to make inserts fail.
+var indexMaxKeys int
+
 // errNotReady is returned while the index has not loaded the window yet (503: retry).
 var errNotReady = errors.New("store: the dedup window is still loading")
 
@@ -55,6 +59,12 @@ type keyFeed struct {
 	saving   sync.WaitGroup
 	resumed  uint64 // the applied sequence of the snapshot loaded at start; 0 after a full replay
 
+	// stuck is set once a message could not be put into the index. From then on the feed
+	// applies nothing more, so the applied sequence never moves past the missing key: a
+	// compare-and-set that lost to that message waits for it and gets 503, instead of
+	// re-checking an index that misses it and answering a false "new".
+	stuck atomic.Bool
+
 	mu     sync.RWMutex // held shared while ix is used, exclusively by close
 	closed bool
 	stop   context.CancelFunc
@@ -71,7 +81,7 @@ func (r *Queue) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }}
+	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }, MaxKeys: indexMaxKeys}
 	f := &keyFeed{
 		target: info.State.LastSeq, ready: make(chan struct{}), log: log,
 		dir: r.s.snapshotDir(), stream: r.evStream, created: info.Created,
@@ -82,7 +92,8 @@ func (r *Queue) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 	if ix != nil {
 		// Resume right after the snapshot: the stream still holds that sequence.
 		log.Info("key index loaded from snapshot", zap.String("route", r.route), zap.String("file", from),
-			zap.Uint64("applied", ix.Applied()), zap.Uint64("target", f.target), zap.Int("keys", ix.Stats().Keys))
+			zap.Uint64("applied", ix.Applied()), zap.Uint64("first", info.State.FirstSeq), zap.Uint64("target", f.target),
+			zap.Int("keys", ix.Stats().Keys))
 		f.resumed = max(ix.Applied(), 1)
 		occ.DeliverPolicy = jetstream.DeliverByStartSequencePolicy
 		occ.OptStartSeq = ix.Applied() + 1
@@ -138,7 +149,7 @@ func (f *keyFeed) apply(r *Queue, msg jetstream.Msg) {
 	seq := md.Sequence.Stream
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if f.closed {
+	if f.closed || f.stuck.Load() {
 		return
 	}
 	kh := first(msg.Headers(), hdrKeyHash)
@@ -148,7 +159,9 @@ func (f *keyFeed) apply(r *Queue, msg jetstream.Msg) {
 	} else if _, err := f.ix.Apply(keyOf(kh), seq, md.Timestamp); err != nil {
 		// Out of memory for the table: stop here rather than miss a key; requests that need
 		// this message get 503 until the process is restarted.
-		f.log.Error("key index insert failed", zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
+		f.stuck.Store(true)
+		f.log.Error("key index insert failed: the route's dedup window is stuck until restart",
+			zap.String("route", r.route), zap.Uint64("seq", seq), zap.Error(err))
 		return
 	}
 	if f.ix.Applied() >= f.target {
@@ -178,7 +191,7 @@ func (f *keyFeed) watchReady(ctx context.Context, cons jetstream.Consumer) {
 		f.mu.RLock()
 		// Nothing left to deliver, and either nothing was (no message since the start time)
 		// or all that was is applied.
-		if !f.closed && (ci.Delivered.Consumer == 0 || f.ix.Applied() >= ci.Delivered.Stream) {
+		if !f.closed && !f.stuck.Load() && (ci.Delivered.Consumer == 0 || f.ix.Applied() >= ci.Delivered.Stream) {
 			f.ix.MarkApplied(f.target)
 			f.markReady()
 		}
@@ -238,7 +251,7 @@ func (f *keyFeed) catchUp() {
 	}
 	f.mu.RLock()
 	defer f.mu.RUnlock()
-	if f.closed {
+	if f.closed || f.stuck.Load() {
 		return
 	}
 	var last uint64

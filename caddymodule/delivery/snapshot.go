@@ -129,10 +129,12 @@ func (r *Queue) loadSnapshot(info *jetstream.StreamInfo, window time.Duration, c
 		return nil, fmt.Sprintf("snapshot %s applied sequence %d is past the stream's last %d", path, applied, last)
 	}
 	if applied+1 < first {
-		// The front was purged past the snapshot: the messages in between are gone, and with
-		// them any proof of what they held.
-		ix.Close()
-		return nil, fmt.Sprintf("snapshot %s applied sequence %d is behind the stream's first %d", path, applied, first)
+		// The front was purged past the snapshot (history given up, or the retention purge
+		// while this process was down): the messages in between are gone, and a full replay
+		// could not see them either. The snapshot still holds every key up to applied, so it
+		// is used; the feed resumes at the stream's first message. The keys of the purged
+		// messages after applied are forgotten, as a full replay would forget them: a re-sent
+		// one is delivered again, never refused. (The start's log line gives both sequences.)
 	}
 	return ix, path
 }

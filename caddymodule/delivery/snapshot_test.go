@@ -217,7 +217,9 @@ func TestCorruptSnapshotReplays(t *testing.T) {
 }
 
 // TestSnapshotBehindPurge: a snapshot whose next sequence the stream no longer holds (the front
-// was purged past it) is not used: the feed replays what the stream holds.
+// was purged past it, as history given up does) is still used: it knows every key up to its
+// applied sequence, the purged ones too, which a full replay would forget; the feed resumes at
+// the stream's front.
 func TestSnapshotBehindPurge(t *testing.T) {
 	dir := t.TempDir()
 	p := startSnapRun(t, dir, time.Hour)
@@ -235,10 +237,17 @@ func TestSnapshotBehindPurge(t *testing.T) {
 
 	p = startSnapRun(t, dir, time.Hour)
 	defer p.stop(t)
-	if p.r.feed.resumed != 0 {
-		t.Fatalf("resumed after %d behind a purge, want a full replay", p.r.feed.resumed)
+	if p.r.feed.resumed != applied {
+		t.Fatalf("resumed after %d behind a purge, want the snapshot's %d", p.r.feed.resumed, applied)
 	}
-	// Every key the stream still holds is known: b-1 … b-99 (b-0 was purged with the front).
+	// The snapshot's keys are known although their messages were purged.
+	for i := range 100 {
+		if dup, err := p.r.Seen(testCtx(t), fmt.Sprintf("a-%d", i)); err != nil || !dup {
+			t.Fatalf("key a-%d: seen=%v err=%v, want a duplicate", i, dup, err)
+		}
+	}
+	// Every key the stream still holds is known: b-1 … b-99 (b-0, after the snapshot, was
+	// purged with the front: only it is forgotten).
 	for i := 1; i < 100; i++ {
 		if dup, err := p.r.Seen(testCtx(t), fmt.Sprintf("b-%d", i)); err != nil || !dup {
 			t.Fatalf("key b-%d: seen=%v err=%v, want a duplicate", i, dup, err)

@@ -2,6 +2,7 @@ package keyindex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -25,7 +26,14 @@ type Config struct {
 	BucketBits int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// MaxKeys bounds the memory of the index: a table that would have to grow past its
+	// share of about MaxKeys keys fails the insert with ErrFull instead. 0: no bound (the
+	// tables grow while the mapping succeeds).
+	MaxKeys int
 }
+
+// ErrFull is returned by an insert into a table that has reached Config.MaxKeys.
+var ErrFull = errors.New("key index is full")
 
 // Defaults of Config.
 const (
@@ -51,9 +59,10 @@ type Index struct {
 // shard is one table and its lock, padded so that neighbouring locks do not share a
 // cache line.
 type shard struct {
-	mu sync.RWMutex
-	t  *table
-	_  [40]byte
+	mu       sync.RWMutex
+	t        *table
+	maxSlots uint64 // 0: no bound (Config.MaxKeys)
+	_        [32]byte
 }
 
 // New returns an empty index.
@@ -76,6 +85,9 @@ func New(c Config) (*Index, error) {
 	if c.Capacity < 0 {
 		return nil, fmt.Errorf("key index capacity %d: want 0 or more", c.Capacity)
 	}
+	if c.MaxKeys < 0 {
+		return nil, fmt.Errorf("key index max keys %d: want 0 or more", c.MaxKeys)
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -93,6 +105,10 @@ func New(c Config) (*Index, error) {
 			return nil, err
 		}
 		ix.shards[i].t = t
+		if c.MaxKeys > 0 {
+			// A table grows once it is 5/8 full: MaxKeys in all is 8/5 of that in slots.
+			ix.shards[i].maxSlots = max(uint64(c.MaxKeys/c.Shards)*8/5, t.slots)
+		}
 	}
 	ix.initSlots = int(ix.shards[0].t.slots)
 	return ix, nil
@@ -196,7 +212,11 @@ func (s *shard) makeRoom(cutoff uint32) (*table, error) {
 	if uint64(t.n)*8 < t.slots*5 {
 		return t, nil
 	}
-	nt, err := t.resized(int(t.slots*growNum/growDen), 0)
+	slots := t.slots * growNum / growDen
+	if s.maxSlots > 0 && slots > s.maxSlots {
+		return nil, ErrFull
+	}
+	nt, err := t.resized(int(slots), 0)
 	if err != nil {
 		return nil, err
 	}

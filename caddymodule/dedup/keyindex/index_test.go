@@ -1,6 +1,7 @@
 package keyindex
 
 import (
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -366,3 +367,36 @@ func TestConcurrent(t *testing.T) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestMaxKeys: an index bounded by MaxKeys takes about that many keys, then refuses new
+// ones with ErrFull and keeps every key it took; keys past the window make room again.
+func TestMaxKeys(t *testing.T) {
+	c := newClock()
+	const limit = 10_000
+	ix := newIndex(t, Config{Window: time.Minute, Now: c.Now, Shards: 4, MaxKeys: limit})
+	var n uint64
+	var err error
+	for ; n < 10*limit; n++ {
+		if _, err = ix.Insert(keyN(n), c.Now()); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrFull) {
+		t.Fatalf("after %d keys: %v, want ErrFull", n, err)
+	}
+	if n < limit/2 || n > 2*limit {
+		t.Fatalf("full after %d keys, want about %d", n, limit)
+	}
+	for i := range n {
+		if !ix.Contains(keyN(i)) {
+			t.Fatalf("key %d of %d lost when the index filled", i, n)
+		}
+	}
+	c.Advance(2 * time.Minute)
+	if _, err := ix.Insert(keyN(n), c.Now()); err != nil {
+		t.Fatalf("insert after the window passed: %v", err)
+	}
+	if _, err := New(Config{Window: time.Minute, MaxKeys: -1}); err == nil {
+		t.Fatal("MaxKeys -1 accepted")
+	}
+}
