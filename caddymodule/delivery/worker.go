@@ -21,7 +21,8 @@ const (
 )
 
 // Start starts the route's delivery workers. They run under the route's own context, which only
-// Stop cancels, and idle while the route is in gate mode. Start on a running route does nothing.
+// Stop cancels, and deliver nothing while the route is in gate mode (they only ack its key
+// records, see ackKeyRecords). Start on a running route does nothing.
 func (r *Queue) Start() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -91,14 +92,23 @@ func (r *Queue) supervise(fetchCtx, workCtx context.Context) {
 	var cons jetstream.Consumer
 	var consAckWait, pause time.Duration
 	var failing storeTrouble
+	var gateIdle bool // in gate mode, with no key records to ack (see ackKeyRecords)
 	for fetchCtx.Err() == nil {
 		if pause > 0 && !sleepCtx(fetchCtx, pause) {
 			return
 		}
 		st := r.set.Load()
 		if st.fwd == nil {
+			if !gateIdle {
+				var more bool
+				if cons, more = r.ackKeyRecords(fetchCtx, cons); more {
+					continue
+				}
+			}
+			gateIdle = true
 			select {
 			case <-r.updated:
+				gateIdle = false
 			case <-fetchCtx.Done():
 			}
 			continue
