@@ -38,6 +38,9 @@ type memResult struct {
 	Drained         bool             `json:"drained"`
 	SendTime        float64          `json:"send_seconds"`
 	SendRate        float64          `json:"send_rate"`
+	// Start is the resident set of the fresh process once it acked its first event, the same
+	// point as RestartRSS is read at, but with an empty window.
+	Start memory `json:"start"`
 	// Baseline is the resident set after start-up and a small warm-up.
 	Baseline memory `json:"baseline"`
 	// After is the resident set once the deliveries drained, or the drain budget ran out
@@ -71,6 +74,10 @@ type memResult struct {
 	// RestartRSS is the resident set of the restarted process once it was ready: the keys in
 	// the window without the garbage of the load.
 	RestartRSS int64 `json:"restart_rss_bytes,omitempty"`
+	// WindowPerKey is (RestartRSS - Start.RSS) / Accepted: what holding the window costs a
+	// process per key, without what the burst of writes left behind (GC headroom, pages not yet
+	// returned, buffers and caches that follow the write rate).
+	WindowPerKey float64 `json:"window_rss_bytes_per_key,omitempty"`
 	// ReplayReady is the time from a second restart, with the key index snapshots removed, until
 	// the first new event is acked: the whole window replayed from the stream. ReplayRate is
 	// Accepted / ReplayReady, in keys per second.
@@ -118,11 +125,22 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 	target := []loadgen.Target{{URL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/%s", s.sitePort, benchVendor), Gen: gen}}
 	res := &memResult{Machine: describeMachine(), Keys: o.keys, Target: memTargetPerKey}
 
+	// Start: the fresh process once its first event is acked and delivered.
+	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
+		Concurrency: 1, Duration: time.Minute, MaxRequests: 1, Timeout: o.timeout}); err != nil {
+		return nil, err
+	}
+	if err := waitDelivered(ctx, up, 1, 30*time.Second); err != nil {
+		return nil, err
+	}
+	if res.Start, err = memoryOf(c.pid()); err != nil {
+		return nil, err
+	}
 	// Baseline: after a small warm-up that also fills pools and connections.
-	warm := min(1000, o.keys/10)
+	warm := max(min(1000, o.keys/10), 2)
 	res.Warm = warm
 	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
-		Concurrency: o.memConc, Duration: time.Minute, MaxRequests: int64(warm), Timeout: o.timeout}); err != nil {
+		Concurrency: o.memConc, Duration: time.Minute, MaxRequests: int64(warm - 1), Timeout: o.timeout}); err != nil {
 		return nil, err
 	}
 	if err := waitDelivered(ctx, up, int64(warm), 30*time.Second); err != nil {
@@ -211,6 +229,9 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		res.RestartUp, res.RestartReady = listening, ready
 		if m, err := memoryOf(c2.pid()); err == nil {
 			res.RestartRSS = m.RSS
+			if res.Accepted > 0 && res.Start.RSS > 0 {
+				res.WindowPerKey = float64(m.RSS-res.Start.RSS) / float64(res.Accepted)
+			}
 		}
 		c2.stop()
 	}
@@ -321,6 +342,10 @@ func printMemory(r *memResult) {
 	}
 	fmt.Fprintf(w, "- restart with the keys in the window: listening after %.2f s, first new event acked after %.2f s (from the snapshot saved at the stop), RSS then %.1f MB\n",
 		r.RestartUp, r.RestartReady, mb(r.RestartRSS))
+	if r.WindowPerKey != 0 {
+		fmt.Fprintf(w, "- the window without the burst: the restarted process holding the %d keys against the fresh one after its first event, RSS %.1f → %.1f MB, **%.0f B per key**\n",
+			r.Accepted, mb(r.Start.RSS), mb(r.RestartRSS), r.WindowPerKey)
+	}
 	fmt.Fprintf(w, "- restart without snapshots (the window replayed from the stream): first new event acked after %.2f s, %.0f keys/s, RSS then %.1f MB\n",
 		r.ReplayReady, r.ReplayRate, mb(r.ReplayRSS))
 	fmt.Fprintf(w, "- memory target: %d keys in the window cost %.1f MB RSS (peak %.1f MB), **%.0f B per key**; projected for 1M keys %.0f MB (target ≤ %d B per key, %s)\n",
