@@ -59,7 +59,13 @@ func (r *Queue) purgeFront(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: %w", err)
 	}
-	upTo, err := r.seqSince(ctx, r.evStream, r.now().Add(-keep))
+	cutoff := r.now().Add(-keep)
+	if info.State.Msgs == 0 || !info.State.FirstTime.Before(cutoff) {
+		// Nothing older than the retention: no search by time, which loads the stream's blocks
+		// (this is the minute's common case with the default retain of 72h).
+		return info.State.FirstSeq, nil
+	}
+	upTo, err := r.seqSince(ctx, r.evStream, cutoff)
 	if err != nil {
 		return 0, err
 	}

@@ -446,8 +446,8 @@ func (r *Queue) purgeOutcomes(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if oc.State.Msgs == 0 {
-		return nil
+	if oc.State.Msgs == 0 || (ev.State.Msgs > 0 && !oc.State.FirstTime.Before(ev.State.FirstTime)) {
+		return nil // nothing older than the first event: no search by time (it loads blocks)
 	}
 	var upTo uint64
 	if ev.State.Msgs > 0 {
