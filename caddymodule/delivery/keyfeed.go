@@ -36,9 +36,9 @@ const (
 	stopCatchUp = 2 * time.Second
 )
 
-// indexMaxKeys bounds each route's key index (keyindex.Config.MaxKeys). 0, the default,
-// leaves it unbounded; tests lower it to make inserts fail.
-var indexMaxKeys int
+// tuneIndex, when set, adjusts the config of every key index the feed creates: tests make the
+// index small and bounded (keyindex.Config.MaxKeys) so that inserts fail. Nil in production.
+var tuneIndex func(*keyindex.Config)
 
 // errNotReady is returned while the index has not loaded the window yet (503: retry).
 var errNotReady = errors.New("store: the dedup window is still loading")
@@ -81,7 +81,10 @@ func (r *Queue) startFeed(window time.Duration, log *zap.Logger) (*keyFeed, erro
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }, MaxKeys: indexMaxKeys}
+	cfg := keyindex.Config{Window: window, Now: func() time.Time { return r.now() }}
+	if tuneIndex != nil {
+		tuneIndex(&cfg)
+	}
 	f := &keyFeed{
 		target: info.State.LastSeq, ready: make(chan struct{}), log: log,
 		dir: r.s.snapshotDir(), stream: r.evStream, created: info.Created,

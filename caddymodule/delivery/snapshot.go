@@ -122,20 +122,18 @@ func (r *Queue) loadSnapshot(info *jetstream.StreamInfo, window time.Duration, c
 	case err != nil:
 		return nil, err.Error()
 	}
-	applied := ix.Applied()
-	first, last := info.State.FirstSeq, info.State.LastSeq
+	applied, last := ix.Applied(), info.State.LastSeq
 	if applied > last {
 		ix.Close()
 		return nil, fmt.Sprintf("snapshot %s applied sequence %d is past the stream's last %d", path, applied, last)
 	}
-	if applied+1 < first {
-		// The front was purged past the snapshot (history given up, or the retention purge
-		// while this process was down): the messages in between are gone, and a full replay
-		// could not see them either. The snapshot still holds every key up to applied, so it
-		// is used; the feed resumes at the stream's first message. The keys of the purged
-		// messages after applied are forgotten, as a full replay would forget them: a re-sent
-		// one is delivered again, never refused. (The start's log line gives both sequences.)
-	}
+	// A snapshot behind the stream's front (its first sequence past applied + 1: the front was purged past it,
+	// by history given up or by the retention purge while this process was down) is used too:
+	// the messages in between are gone, and a full replay could not see them either, while the
+	// snapshot still holds every key up to applied. The feed resumes at the stream's first
+	// message. The keys of the purged messages after applied are forgotten, as a full replay
+	// would forget them: a re-sent one is delivered again, never refused. (The start's log line
+	// gives both sequences.)
 	return ix, path
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/webhookgw/caddy-webhook-gateway/caddymodule/dedup/keyindex"
 )
 
 // TestKeyIndexInsertFailureFailsClosed: once the key index cannot take a stored key, the
@@ -13,8 +15,9 @@ import (
 // a second time: a false "new". Now that publish waits for a feed that never gets there and
 // fails (503), even after the index has room again.
 func TestKeyIndexInsertFailureFailsClosed(t *testing.T) {
-	indexMaxKeys = 64
-	t.Cleanup(func() { indexMaxKeys = 0 })
+	// One table that cannot grow: full after some hundred keys.
+	tuneIndex = func(c *keyindex.Config) { c.Shards, c.MaxKeys = 1, 1 }
+	t.Cleanup(func() { tuneIndex = nil })
 	s := openStore(t, t.TempDir())
 	const window = 4 * time.Second
 	r := newRoute(t, s, QueueConfig{DedupWindow: window})
@@ -24,7 +27,7 @@ func TestKeyIndexInsertFailureFailsClosed(t *testing.T) {
 		return r.Record(ctx, key)
 	}
 
-	// Fill the index (its tables cannot grow past their first size, some thousands of keys).
+	// Fill the index.
 	n := 0
 	for ; ; n++ {
 		if n == 50_000 {
