@@ -426,6 +426,11 @@ func (a *App) sampleQueues(ctx context.Context) {
 			queueDepth.WithLabelValues(rt.name, "in_flight").Set(float64(st.InFlight))
 			queueDepth.WithLabelValues(rt.name, "dead").Set(float64(st.Dead))
 			queueBytes.WithLabelValues(rt.name).Set(float64(st.Bytes))
+			stuck := 0.0
+			if st.KeyIndexStuck {
+				stuck = 1
+			}
+			keyIndexStuck.WithLabelValues(rt.name).Set(stuck)
 			if st.MaxQueue > 0 {
 				queueMaxBytes.WithLabelValues(rt.name).Set(float64(st.MaxQueue))
 			}

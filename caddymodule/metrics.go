@@ -23,6 +23,8 @@ var (
 		"Webhook requests by route, vendor and outcome.", "route", "vendor", "outcome")
 	queueBytes = gaugeVec("queue_bytes",
 		"Bytes a route holds in the store against max_queue (events, history, dedup records, outcome records, dead letters), sampled every few seconds.", "route")
+	keyIndexStuck = gaugeVec("key_index_stuck",
+		"1 when the route's key index in this process could not take a stored key (no memory to grow): keys that meet it get 503 until a restart.", "route")
 	queueMaxBytes = gaugeVec("queue_max_bytes",
 		"A route's quota of the store (max_queue), forward mode.", "route")
 	queueFullTotal = counterVec("queue_full_total",

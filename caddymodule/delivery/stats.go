@@ -14,8 +14,8 @@ type Stats struct {
 	Route string `json:"route"`
 	// Pending counts events waiting for delivery: not yet attempted, waiting for a retry, or in
 	// flight in any process, read from the delivery consumer (its pending and unacked counts).
-	// Nothing else queues there, except the key records of a route switched from gate to
-	// forward mode, which the workers ack at once. Zero means nothing is left to deliver.
+	// Nothing else queues there, except gate-mode key records on a route that forwarded once,
+	// which the workers ack (in either mode). Zero means nothing is left to deliver.
 	Pending uint64 `json:"pending"`
 	// InFlight counts attempts running in this process.
 	InFlight uint64 `json:"in_flight"`
@@ -36,11 +36,15 @@ type Stats struct {
 	MaxQueue uint64 `json:"max_queue,omitempty"`
 	// CAS counts this process's compare-and-set publishes and the races they lost.
 	CAS CASStats `json:"cas"`
+	// KeyIndexStuck reports that this process's key index could not take a stored key (no
+	// memory for a table to grow): the route answers 503 for keys that meet it until the
+	// process restarts (see the log line "key index insert failed").
+	KeyIndexStuck bool `json:"key_index_stuck,omitempty"`
 }
 
 // Stats returns the route's queue figures.
 func (r *Queue) Stats(ctx context.Context) (Stats, error) {
-	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0)), CAS: r.CAS()}
+	s := Stats{Route: r.route, InFlight: uint64(max(r.inflight.Load(), 0)), CAS: r.CAS(), KeyIndexStuck: r.feed.stuck.Load()}
 	u, err := r.readUsage(ctx)
 	if err != nil {
 		return s, err

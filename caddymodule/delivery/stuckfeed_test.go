@@ -67,7 +67,7 @@ func TestKeyIndexInsertFailureFailsClosed(t *testing.T) {
 	if err := record(missing, 500*time.Millisecond); err == nil {
 		t.Fatal(`the key the index missed was recorded again within its window: a false "new"`)
 	}
-	if !r.feed.stuck.Load() {
-		t.Fatal("the feed is not marked stuck")
+	if st, err := r.Stats(testCtx(t)); err != nil || !st.KeyIndexStuck {
+		t.Fatalf("stats %+v (%v): want key_index_stuck", st, err)
 	}
 }
