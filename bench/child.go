@@ -40,6 +40,10 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
+// childMemLimit, when set (-gomemlimit), is the GOMEMLIMIT of every Caddy the benchmark
+// starts: what Caddy sets by itself, to 90% of the limit, in a container with a memory limit.
+var childMemLimit string
+
 // startCaddy writes the Caddyfile into dir and runs bin with it. Caddy's data and
 // config directories are below dir, and its output goes to dir/caddy.log. It returns
 // once the admin endpoint and the site answer.
@@ -60,6 +64,9 @@ func startCaddy(ctx context.Context, bin, dir, caddyfile string, s site) (*child
 	cmd.Env = append(envWithout(os.Environ(), "XDG_DATA_HOME", "XDG_CONFIG_HOME"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"))
+	if childMemLimit != "" {
+		cmd.Env = append(envWithout(cmd.Env, "GOMEMLIMIT"), "GOMEMLIMIT="+childMemLimit)
+	}
 	// Own process group, and killed with us if the benchmark dies.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

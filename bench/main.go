@@ -8,6 +8,7 @@
 //	go run ./bench -pprof DIR       # also save CPU profiles of gate and forward mode
 //	go run ./bench -wrk off         # without wrk beside our generator (default: when on PATH)
 //	go run ./bench -only cas        # only the compare-and-set conflict rates (2 and 3 gateways)
+//	go run ./bench -mem -gomemlimit 230MiB  # as in a container limited to 256 MiB
 //
 // It builds ./cmd/caddy once, then for each configuration starts that binary as a child
 // process (own data and config dirs, admin on a free loopback port, logs to a file),
@@ -130,6 +131,7 @@ func main() {
 	flag.StringVar(&o.engine, "engine", "raw", "the generator's engine: raw (keep-alive connections written and read without net/http) or net/http")
 	flag.StringVar(&o.wrkFlag, "wrk", "auto", "also drive each closed loop with wrk: auto (when wrk is on PATH), off, or the binary's path")
 	flag.DurationVar(&o.settle, "settle", 0, "with -mem, how long to wait after the drain before the settled RSS (default 150s; -short 5s)")
+	flag.StringVar(&childMemLimit, "gomemlimit", "", "GOMEMLIMIT of the gateway processes (e.g. 230MiB: what Caddy sets in a container limited to 256 MiB); default: none set here")
 	flag.DurationVar(&o.drain, "drain", 0, "with -mem, how long to wait for the deliveries to drain (default 10m; -short 1m)")
 	flag.Parse()
 	if flag.NArg() > 0 {

@@ -27,6 +27,8 @@ const (
 type memResult struct {
 	Machine machine `json:"machine"`
 	Keys    int     `json:"keys"`
+	// GoMemLimit is the gateway's GOMEMLIMIT (-gomemlimit), empty when none was set.
+	GoMemLimit string `json:"gomemlimit,omitempty"`
 	// Warm is how many of the keys were sent before the baseline was taken.
 	Warm     int   `json:"warm"`
 	Accepted int64 `json:"accepted"`
@@ -123,7 +125,7 @@ func runMemory(ctx context.Context, o *options) (*memResult, error) {
 		return nil, err
 	}
 	target := []loadgen.Target{{URL: fmt.Sprintf("http://127.0.0.1:%d/webhooks/%s", s.sitePort, benchVendor), Gen: gen}}
-	res := &memResult{Machine: describeMachine(), Keys: o.keys, Target: memTargetPerKey}
+	res := &memResult{Machine: describeMachine(), Keys: o.keys, Target: memTargetPerKey, GoMemLimit: childMemLimit}
 
 	// Start: the fresh process once its first event is acked and delivered.
 	if _, err := loadgen.Run(ctx, loadgen.Config{Targets: target, Raw: o.engine != "net/http", Signer: signer,
@@ -323,6 +325,9 @@ func printMemory(r *memResult) {
 	w := os.Stdout
 	fmt.Fprintf(w, "Machine: %s, %d CPUs, %s; load average before %s, after %s.\n\n",
 		r.Machine.CPU, r.Machine.CPUs, r.Machine.GoVersion, r.Machine.LoadBefore, r.Machine.LoadAfter)
+	if r.GoMemLimit != "" {
+		fmt.Fprintf(w, "The gateway ran with GOMEMLIMIT=%s.\n\n", r.GoMemLimit)
+	}
 	fmt.Fprintln(w, "| keys accepted | errors | delivered | send rate | RSS baseline MB | RSS after MB | peak RSS MB | Go heap in use MB | store on disk MB | RSS per key | projected RSS, 1M keys |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	drained := ""
