@@ -422,19 +422,24 @@ func (a *App) sampleQueues(ctx context.Context) {
 			if err != nil {
 				continue
 			}
-			queueDepth.WithLabelValues(rt.name, "pending").Set(float64(st.Pending))
-			queueDepth.WithLabelValues(rt.name, "in_flight").Set(float64(st.InFlight))
-			queueDepth.WithLabelValues(rt.name, "dead").Set(float64(st.Dead))
-			queueBytes.WithLabelValues(rt.name).Set(float64(st.Bytes))
-			stuck := 0.0
-			if st.KeyIndexStuck {
-				stuck = 1
-			}
-			keyIndexStuck.WithLabelValues(rt.name).Set(stuck)
-			if st.MaxQueue > 0 {
-				queueMaxBytes.WithLabelValues(rt.name).Set(float64(st.MaxQueue))
-			}
+			setQueueGauges(rt.name, st)
 		}
+	}
+}
+
+// setQueueGauges puts one route's sampled figures into the gauges.
+func setQueueGauges(route string, st delivery.Stats) {
+	queueDepth.WithLabelValues(route, "pending").Set(float64(st.Pending))
+	queueDepth.WithLabelValues(route, "in_flight").Set(float64(st.InFlight))
+	queueDepth.WithLabelValues(route, "dead").Set(float64(st.Dead))
+	queueBytes.WithLabelValues(route).Set(float64(st.Bytes))
+	stuck := 0.0
+	if st.KeyIndexStuck {
+		stuck = 1
+	}
+	keyIndexStuck.WithLabelValues(route).Set(stuck)
+	if st.MaxQueue > 0 {
+		queueMaxBytes.WithLabelValues(route).Set(float64(st.MaxQueue))
 	}
 }
 

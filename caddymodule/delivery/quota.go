@@ -97,11 +97,7 @@ func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 	if q.nothingToGiveUp(&q.routeGiveUp, r.now()) {
 		return ErrQueueFull // a moment ago nothing was left to give up: no store work per refusal
 	}
-	q.mu.Lock()
-	q.probing = true
-	q.mu.Unlock()
-	r.sampleQuota(ctx)
-	if q.reserve(size, limit) {
+	if r.reserveExact(ctx, size, limit) {
 		return nil
 	}
 	q.mu.Lock()
@@ -112,14 +108,20 @@ func (r *Queue) admitRoute(ctx context.Context, limit, size int64) error {
 		r.logger().Warn("history not given up", zap.String("route", r.route), zap.Error(err))
 	}
 	q.gaveUp(&q.routeGiveUp, r.now(), freed)
+	if r.reserveExact(ctx, size, limit) {
+		return nil
+	}
+	return ErrQueueFull
+}
+
+// reserveExact reads the route's exact use, then reserves size of limit as reserve does.
+func (r *Queue) reserveExact(ctx context.Context, size, limit int64) bool {
+	q := &r.quota
 	q.mu.Lock()
 	q.probing = true
 	q.mu.Unlock()
 	r.sampleQuota(ctx)
-	if q.reserve(size, limit) {
-		return nil
-	}
-	return ErrQueueFull
+	return q.reserve(size, limit)
 }
 
 // sampleQuota reads the route's use, bounded by quotaSampleTimeout; the caller set q.probing.

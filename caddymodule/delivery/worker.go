@@ -92,23 +92,18 @@ func (r *Queue) supervise(fetchCtx, workCtx context.Context) {
 	var cons jetstream.Consumer
 	var consAckWait, pause time.Duration
 	var failing storeTrouble
-	var gateIdle bool // in gate mode, with no key records to ack (see ackKeyRecords)
 	for fetchCtx.Err() == nil {
 		if pause > 0 && !sleepCtx(fetchCtx, pause) {
 			return
 		}
 		st := r.set.Load()
 		if st.fwd == nil {
-			if !gateIdle {
-				var more bool
-				if cons, more = r.ackKeyRecords(fetchCtx, cons); more {
-					continue
-				}
+			var more bool
+			if cons, more = r.ackKeyRecords(fetchCtx, cons); more {
+				continue
 			}
-			gateIdle = true
 			select {
 			case <-r.updated:
-				gateIdle = false
 			case <-fetchCtx.Done():
 			}
 			continue

@@ -106,8 +106,9 @@ func New(c Config) (*Index, error) {
 		}
 		ix.shards[i].t = t
 		if c.MaxKeys > 0 {
-			// A table grows once it is 5/8 full: MaxKeys in all is 8/5 of that in slots.
-			ix.shards[i].maxSlots = max(uint64(c.MaxKeys/c.Shards)*8/5, t.slots)
+			// A table is full at maxLoadNum/maxLoadDen of its slots: its share of MaxKeys
+			// needs that many more slots.
+			ix.shards[i].maxSlots = max(uint64(c.MaxKeys/c.Shards)*maxLoadDen/maxLoadNum, t.slots)
 		}
 	}
 	ix.initSlots = int(ix.shards[0].t.slots)
